@@ -1,0 +1,1 @@
+"""capfence: a shell gate for AI agents."""

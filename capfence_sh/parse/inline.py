@@ -1,0 +1,450 @@
+"""What an inline interpreter program does: `python -c`, `node -e`, `perl -e`, `ruby -e`, heredocs into `python3 -`.
+
+Python is read with Python's own parser (`ast`), so `import shutil as s; s.rmtree(p)` and
+`__import__("os").system("...")` are seen through; the other languages are scanned with patterns for the calls that
+run commands, delete, write or read files, or evaluate code built at run time. Shell commands found in string
+literals (`os.system("rm -rf /")`, `execSync('...')`, backticks) are handed back to the shell analysis.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Findings:
+    scripts: list[str] = field(default_factory=list)  # shell command lines run via a shell
+    argvs: list[list[str]] = field(default_factory=list)  # argv lists run without a shell
+    deletes: list[tuple[str | None, bool]] = field(default_factory=list)  # (path or None if unknown, recursive)
+    writes: list[str | None] = field(default_factory=list)
+    reads: list[str | None] = field(default_factory=list)
+    perms: list[str | None] = field(default_factory=list)
+    capabilities: set[str] = field(default_factory=set)  # net.fetch, net.send, proc.kill, env.read, ...
+    dynamic: list[str] = field(default_factory=list)  # why parts of it cannot be known
+
+
+def scan(language: str, code: str, home: str = "") -> Findings:
+    if language == "python":
+        return scan_python(code, home)
+    return scan_patterns(language, code, home)
+
+
+# --- Python -----------------------------------------------------------------------------------------------------
+
+_PY_SHELL = {"os.system", "os.popen", "subprocess.getoutput", "subprocess.getstatusoutput", "commands.getoutput",
+             "commands.getstatusoutput", "platform.popen", "os.popen2", "os.popen3", "os.popen4"}
+_PY_SUBPROCESS = {"subprocess.run", "subprocess.call", "subprocess.check_call", "subprocess.check_output",
+                  "subprocess.Popen", "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell",
+                  "pty.spawn", "sh.Command"}
+_PY_EXEC_PREFIX = ("os.exec", "os.spawn", "os.posix_spawn")
+_PY_DELETE = {"shutil.rmtree": True, "os.remove": False, "os.unlink": False, "os.rmdir": False,
+              "os.removedirs": True, "pathlib.Path.unlink": False, "pathlib.Path.rmdir": False,
+              "send2trash.send2trash": False}
+_PY_WRITE = {"os.truncate", "os.symlink", "os.link", "os.makedirs", "os.mkdir", "os.mknod", "os.mkfifo",
+             "pathlib.Path.write_text", "pathlib.Path.write_bytes", "pathlib.Path.touch", "pathlib.Path.mkdir",
+             "pathlib.Path.symlink_to", "pathlib.Path.hardlink_to"}
+_PY_READ = {"pathlib.Path.read_text", "pathlib.Path.read_bytes", "pathlib.Path.open", "io.open", "codecs.open",
+            "os.open", "linecache.getlines", "tarfile.open", "zipfile.ZipFile", "sqlite3.connect"}
+_PY_PERM = {"os.chmod", "os.chown", "os.lchown", "os.lchmod", "shutil.chown", "pathlib.Path.chmod",
+            "os.chflags", "os.setxattr"}
+_PY_COPY = {"shutil.copy", "shutil.copy2", "shutil.copyfile", "shutil.copytree", "shutil.move", "os.rename",
+            "os.replace", "os.renames", "pathlib.Path.rename", "pathlib.Path.replace"}
+_PY_NET_SEND = {"requests.post", "requests.put", "requests.patch", "httpx.post", "httpx.put", "smtplib.SMTP",
+                "ftplib.FTP", "paramiko.SSHClient", "socket.socket", "socket.create_connection",
+                "urllib.request.Request"}
+_PY_NET_FETCH = {"urllib.request.urlopen", "urllib.request.urlretrieve", "requests.get", "requests.request",
+                 "httpx.get", "httpx.Client", "requests.Session", "http.client.HTTPConnection",
+                 "http.client.HTTPSConnection", "aiohttp.ClientSession", "urllib.urlopen", "urllib2.urlopen"}
+_PY_KILL = {"os.kill", "os.killpg", "signal.pthread_kill", "psutil.Process.kill", "psutil.Process.terminate"}
+_PY_DYNAMIC = {"exec", "eval", "compile", "execfile", "marshal.loads", "pickle.loads", "pickle.load",
+               "types.FunctionType", "ctypes.CDLL", "ctypes.cdll.LoadLibrary"}
+_PY_POWER = {"os.reboot"}
+
+
+def scan_python(code: str, home: str) -> Findings:
+    import ast
+
+    findings = Findings()
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return scan_patterns("python", code, home)
+    aliases: dict[str, str] = {}
+    path_vars: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    evaluator = _PyValues(aliases, path_vars, home)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = evaluator.string(node.value)
+            if value is not None:
+                path_vars[node.targets[0].id] = value
+        if isinstance(node, ast.Attribute) and evaluator.qualified(node) == "os.environ":
+            findings.capabilities.add("env.read")
+        if not isinstance(node, ast.Call):
+            continue
+        name = evaluator.qualified(node.func)
+        method_on_path = evaluator.path_method(node.func)
+        if name is None and method_on_path is None:
+            continue
+        args = node.args
+        first = evaluator.string(args[0]) if args else None
+        if name in _PY_SHELL or name == "asyncio.create_subprocess_shell":
+            _take_script(findings, first, args, "a shell command built at run time")
+        elif name in _PY_SUBPROCESS:
+            shell = any(k.arg == "shell" and isinstance(k.value, ast.Constant) and k.value.value for k in node.keywords)
+            argv = evaluator.string_list(args[0]) if args else None
+            if name == "asyncio.create_subprocess_exec":
+                argv = [evaluator.string(a) for a in args]
+                argv = None if any(a is None for a in argv) else argv  # type: ignore[assignment]
+            if shell or (first is not None and argv is None):
+                if first is not None and (shell or " " not in first):
+                    (findings.scripts if shell else findings.argvs).append(first if shell else [first])  # type: ignore[arg-type]
+                elif first is not None:
+                    findings.argvs.append([first])
+                else:
+                    findings.dynamic.append(f"{name} with a command built at run time")
+            elif argv is not None:
+                findings.argvs.append(argv)
+            else:
+                findings.dynamic.append(f"{name} with a command built at run time")
+        elif name and name.startswith(_PY_EXEC_PREFIX):
+            values = [evaluator.string(a) for a in args]
+            lists = [evaluator.string_list(a) for a in args]
+            argv = next((lst for lst in lists if lst), None)
+            if argv:
+                findings.argvs.append(argv)
+            elif values and values[0] is not None:
+                findings.argvs.append([v for v in values if v is not None])
+            else:
+                findings.dynamic.append(f"{name} with a program built at run time")
+        elif name in _PY_DELETE or (method_on_path and f"pathlib.Path.{method_on_path[0]}" in _PY_DELETE):
+            if method_on_path:
+                findings.deletes.append((method_on_path[1], False))
+            else:
+                findings.deletes.append((first, _PY_DELETE[name]))  # type: ignore[index]
+        elif name in _PY_PERM or (method_on_path and f"pathlib.Path.{method_on_path[0]}" in _PY_PERM):
+            findings.perms.append(method_on_path[1] if method_on_path else first)
+        elif name in _PY_COPY or (method_on_path and f"pathlib.Path.{method_on_path[0]}" in _PY_COPY):
+            if method_on_path:
+                findings.deletes.append((method_on_path[1], False))
+                findings.writes.append(evaluator.string(args[0]) if args else None)
+            else:
+                second = evaluator.string(args[1]) if len(args) > 1 else None
+                findings.reads.append(first)
+                findings.writes.append(second)
+                if name in ("shutil.move", "os.rename", "os.replace", "os.renames"):
+                    findings.deletes.append((first, name == "shutil.move"))
+        elif name in _PY_WRITE or (method_on_path and f"pathlib.Path.{method_on_path[0]}" in _PY_WRITE):
+            findings.writes.append(method_on_path[1] if method_on_path else first)
+        elif name in ("open", "builtins.open") or name in _PY_READ or (
+                method_on_path and f"pathlib.Path.{method_on_path[0]}" in _PY_READ):
+            path = method_on_path[1] if method_on_path else first
+            mode = evaluator.string(args[1]) if len(args) > 1 and not method_on_path else None
+            mode = mode or next((evaluator.string(k.value) for k in node.keywords if k.arg == "mode"), None)
+            if method_on_path and args:
+                mode = evaluator.string(args[0])
+            if mode and any(c in mode for c in "wax+"):
+                findings.writes.append(path)
+                if "+" in mode or "a" in mode:
+                    findings.reads.append(path)
+            else:
+                findings.reads.append(path)
+        elif name in _PY_NET_SEND:
+            findings.capabilities.add("net.send")
+        elif name in _PY_NET_FETCH:
+            findings.capabilities.add("net.fetch")
+        elif name in _PY_KILL:
+            findings.capabilities.add("proc.kill")
+        elif name in _PY_DYNAMIC or name in ("__import__", "importlib.import_module", "getattr", "builtins.getattr"):
+            target = args[1] if name in ("getattr", "builtins.getattr") and len(args) > 1 else (args[0] if args else None)
+            if target is None or evaluator.string(target) is None:
+                findings.dynamic.append(f"{name}() of code or names built at run time")
+            elif name in ("exec", "eval", "compile", "execfile"):
+                literal_code = evaluator.string(target)
+                if literal_code:
+                    inner = scan_python(literal_code, home)
+                    _merge(findings, inner)
+    return findings
+
+
+class _PyValues:
+    """Static values of Python expressions: string literals, f-strings of literals, os.path.join, Path / '...'."""
+
+    def __init__(self, aliases: dict[str, str], variables: dict[str, str], home: str) -> None:
+        self.aliases = aliases
+        self.variables = variables
+        self.home = home
+
+    def qualified(self, node) -> str | None:
+        import ast
+
+        if isinstance(node, ast.Name):
+            return self.aliases.get(node.id, node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.qualified(node.value)
+            if base is None:
+                return None
+            return f"{base}.{node.attr}"
+        if isinstance(node, ast.Call):
+            # __import__("os").system
+            func = self.qualified(node.func)
+            if func in ("__import__", "importlib.import_module") and node.args:
+                module = self.string(node.args[0])
+                return module
+        return None
+
+    def path_method(self, node) -> tuple[str, str | None] | None:
+        """`Path("x").unlink()` -> ("unlink", "x")."""
+        import ast
+
+        if not isinstance(node, ast.Attribute):
+            return None
+        receiver = node.value
+        if isinstance(receiver, ast.Call) and self.qualified(receiver.func) in ("pathlib.Path", "Path",
+                                                                                "pathlib.PosixPath"):
+            return node.attr, self.string(receiver.args[0]) if receiver.args else None
+        if isinstance(receiver, (ast.BinOp, ast.Call, ast.Name)):
+            value = self.string(receiver)
+            if value is not None and (isinstance(receiver, ast.BinOp) or isinstance(receiver, ast.Name) or
+                                      self.qualified(getattr(receiver, "func", None)) not in (None,)):
+                if node.attr in ("unlink", "rmdir", "write_text", "write_bytes", "read_text", "read_bytes",
+                                 "touch", "chmod", "rename", "replace", "open", "mkdir", "symlink_to"):
+                    return node.attr, value
+        return None
+
+    def string(self, node) -> str | None:
+        import ast
+
+        if node is None:
+            return None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            parts = []
+            for value in node.values:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    parts.append(value.value)
+                else:
+                    return None
+            return "".join(parts)
+        if isinstance(node, ast.Name):
+            return self.variables.get(node.id)
+        if isinstance(node, ast.BinOp):
+            left, right = self.string(node.left), self.string(node.right)
+            if left is None or right is None:
+                return None
+            if isinstance(node.op, ast.Add):
+                return left + right
+            if isinstance(node.op, ast.Div):
+                return left.rstrip("/") + "/" + right
+            return None
+        if isinstance(node, ast.Call):
+            func = self.qualified(node.func)
+            args = [self.string(a) for a in node.args]
+            if func in ("os.path.join", "posixpath.join") and args and all(a is not None for a in args):
+                out = ""
+                for a in args:  # type: ignore[assignment]
+                    out = a if a.startswith("/") else (out.rstrip("/") + "/" + a if out else a)  # type: ignore[union-attr]
+                return out
+            if func in ("os.path.expanduser", "posixpath.expanduser") and args and args[0] is not None:
+                return self._home(args[0])
+            if func in ("pathlib.Path", "Path", "pathlib.PosixPath", "str", "os.fspath", "os.path.abspath",
+                        "os.path.realpath") and args and all(a is not None for a in args):
+                return "/".join(a.rstrip("/") for a in args)  # type: ignore[union-attr]
+            if func in ("pathlib.Path.home", "Path.home"):
+                return self.home
+            if isinstance(node.func, ast.Attribute) and node.func.attr in ("expanduser", "resolve", "absolute"):
+                inner = self.string(node.func.value)
+                return self._home(inner) if inner is not None else None
+            if isinstance(node.func, ast.Attribute) and node.func.attr == "join":
+                sep = self.string(node.func.value)
+                items = self.string_list(node.args[0]) if node.args else None
+                if sep is not None and items is not None:
+                    return sep.join(items)
+        return None
+
+    def _home(self, text: str) -> str:
+        if text.startswith("~") and self.home:
+            return self.home.rstrip("/") + text[1:]
+        return text
+
+    def string_list(self, node) -> list[str] | None:
+        import ast
+
+        if isinstance(node, (ast.List, ast.Tuple)):
+            values = [self.string(e) for e in node.elts]
+            if all(v is not None for v in values):
+                return values  # type: ignore[return-value]
+        if isinstance(node, ast.Call) and self.qualified(node.func) == "shlex.split" and node.args:
+            text = self.string(node.args[0])
+            if text is not None:
+                import shlex
+
+                try:
+                    return shlex.split(text)
+                except ValueError:
+                    return None
+        return None
+
+
+def _take_script(findings: Findings, text: str | None, args, why: str) -> None:
+    if text is not None:
+        findings.scripts.append(text)
+    else:
+        findings.dynamic.append(why)
+
+
+def _merge(into: Findings, other: Findings) -> None:
+    into.scripts += other.scripts
+    into.argvs += other.argvs
+    into.deletes += other.deletes
+    into.writes += other.writes
+    into.reads += other.reads
+    into.perms += other.perms
+    into.capabilities |= other.capabilities
+    into.dynamic += other.dynamic
+
+
+# --- other languages, by pattern -------------------------------------------------------------------------------
+
+_STR = r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')"""
+_LANG_SHELL: dict[str, tuple[str, ...]] = {
+    "node": (r"\b(?:exec|execSync|spawnSync|spawn|execFile|execFileSync|fork)\s*\(\s*",),
+    "perl": (r"\b(?:system|exec|qx)\s*\(?\s*", r"\bopen\s*\(?\s*\w+\s*,\s*(?:'-\|'|\"-\|\"|'\|-'|\"\|-\")\s*,\s*"),
+    "ruby": (r"\b(?:system|exec|spawn|IO\.popen|Open3\.\w+|%x)\s*\(?\s*", r"Kernel\.(?:system|exec|spawn)\s*\(?\s*"),
+    "php": (r"\b(?:system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec)\s*\(\s*",),
+    "lua": (r"\bos\.execute\s*\(?\s*", r"\bio\.popen\s*\(?\s*"),
+    "r": (r"\b(?:system|system2|shell)\s*\(\s*",),
+    "awk": (r"\bsystem\s*\(\s*",),
+    "osascript": (r"do\s+shell\s+script\s+",),
+    "python": (r"\b(?:os\.system|os\.popen|subprocess\.\w+)\s*\(\s*",),
+    "tcl": (r"\bexec\s+",),
+}
+_LANG_DELETE = re.compile(
+    r"\b(?:rmSync|rmdirSync|unlinkSync|unlink|rmdir|rm_rf|rm_r|rm_f|rmtree|remove_tree|remove_entry|"
+    r"File\.delete|FileUtils\.rm\w*|fs\.rm|fs\.promises\.rm|Deno\.remove|Bun\.\w*remove|file\.remove|"
+    r"os\.remove|unlink_file|delete_file)\b\s*\(?\s*")
+_LANG_WRITE = re.compile(
+    r"\b(?:writeFileSync|writeFile|appendFileSync|appendFile|createWriteStream|File\.write|file_put_contents|"
+    r"IO\.write|Deno\.writeTextFile|Deno\.writeFile|Bun\.write|fwrite|FileUtils\.touch|copyFileSync|"
+    r"renameSync|FileUtils\.(?:cp|mv)\w*)\b\s*\(?\s*")
+_LANG_READ = re.compile(
+    r"\b(?:readFileSync|readFile|createReadStream|File\.read|File\.open|IO\.read|IO\.readlines|"
+    r"file_get_contents|readfile|Deno\.readTextFile|Deno\.readFile|Bun\.file|io\.open|fopen|slurp|"
+    r"readLines|read_file)\b\s*\(?\s*")
+_LANG_DYNAMIC = re.compile(r"\b(?:eval|Function|instance_eval|class_eval|module_eval|vm\.run\w*|"
+                           r"new\s+Function|create_function|assert|load|loadstring|dofile)\s*\(")
+_LANG_NET = re.compile(r"\b(?:https?\.(?:get|request)|fetch\s*\(|net\.connect|Net::HTTP|LWP::|HTTP::Tiny|"
+                       r"curl_exec|IO::Socket|TCPSocket|open-uri|URI\.open|socket\.|http\.request|XMLHttpRequest|"
+                       r"Deno\.connect|WebSocket|require\(['\"](?:https?|net|dgram)['\"]\))")
+_PERL_OPEN = re.compile(r"""\bopen\s*\(?\s*(?:my\s+)?[\$\w]+\s*,\s*(?:(['"])([<>+]{1,2})\1\s*,\s*""" + _STR +
+                        r"""|(['"])([<>+]{0,2})\s*([^'"]+)\6)""")
+_BACKTICKS = re.compile(r"`([^`]*)`")
+_PERL_QX = re.compile(r"\bqx\s*([{(\[/|!])(.*?)[})\]/|!]", re.DOTALL)
+_RUBY_PX = re.compile(r"%x\s*([{(\[|!])(.*?)[})\]|!]", re.DOTALL)
+_NODE_ARGV = re.compile(r"\b(?:spawn|spawnSync|execFile|execFileSync)\s*\(\s*" + _STR + r"\s*,\s*\[([^\]]*)\]")
+_ARRAY_ITEM = re.compile(_STR)
+_AWK_PIPE = re.compile(r"""\|\s*""" + _STR + r"""|""" + _STR + r"""\s*\|\s*getline""")
+_AWK_REDIRECT = re.compile(r""">{1,2}\s*""" + _STR)
+_ENV_DUMP = re.compile(r"\bprocess\.env\b(?!\s*\.|\s*\[)|%ENV\b|\bENV\.(?:to_h|each|inspect)|\bgetenv\s*\(\s*\)|"
+                       r"\$_ENV\b|\bSys\.getenv\s*\(\s*\)")
+
+
+def _literal(match: re.Match[str], group_a: int = 1, group_b: int = 2) -> str:
+    raw = match.group(group_a) if match.group(group_a) is not None else match.group(group_b)
+    return _unescape(raw)
+
+
+def _unescape(raw: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), raw)
+
+
+def scan_patterns(language: str, code: str, home: str) -> Findings:
+    findings = Findings()
+    for pattern in _LANG_SHELL.get(language, ()):
+        for match in re.finditer(pattern, code):
+            rest = code[match.end():]
+            literal = re.match(_STR, rest)
+            if literal:
+                text = _literal(literal)
+                if language == "node" and re.match(r"\s*,\s*\[", rest[literal.end():]):
+                    continue  # spawn('prog', [...]) is read as an argv below
+                if " " in text or language not in ("node",) or "exec" in match.group(0):
+                    findings.scripts.append(text)
+                else:
+                    findings.argvs.append([text])
+            elif language == "perl" and match.group(0).startswith("qx"):
+                continue
+            else:
+                findings.dynamic.append(f"{match.group(0).strip()} with a command built at run time")
+    for match in _NODE_ARGV.finditer(code):
+        program = _literal(match)
+        items = [_literal(m) for m in _ARRAY_ITEM.finditer(match.group(3))]
+        findings.argvs.append([program, *items])
+    if language in ("perl", "ruby", "php", "node") or language == "python":
+        for match in _BACKTICKS.finditer(code):
+            if language == "node":
+                continue  # template literals, not commands
+            findings.scripts.append(match.group(1))
+    if language == "perl":
+        for match in _PERL_QX.finditer(code):
+            findings.scripts.append(match.group(2))
+        for match in _PERL_OPEN.finditer(code):
+            mode = match.group(2) if match.group(2) is not None else match.group(7)
+            path = (_literal(match, 3, 4) if match.group(2) is not None else match.group(8)) or None
+            if mode and ">" in mode:
+                findings.writes.append(path)
+            else:
+                findings.reads.append(path)
+    if language == "ruby":
+        for match in _RUBY_PX.finditer(code):
+            findings.scripts.append(match.group(2))
+    if language == "awk":
+        for match in _AWK_PIPE.finditer(code):
+            groups = [g for g in match.groups() if g is not None]
+            if groups:
+                findings.scripts.append(_unescape(groups[0]))
+        for match in _AWK_REDIRECT.finditer(code):
+            findings.writes.append(_literal(match))
+    for match in _LANG_DELETE.finditer(code):
+        literal = re.match(_STR, code[match.end():])
+        recursive = bool(re.search(r"rmtree|rm_rf|rm_r|remove_tree|recursive\s*:\s*true", code[match.start():match.end() + 200]))
+        findings.deletes.append((_literal(literal) if literal else None, recursive))
+    for match in _LANG_WRITE.finditer(code):
+        literal = re.match(_STR, code[match.end():])
+        findings.writes.append(_literal(literal) if literal else None)
+    for match in _LANG_READ.finditer(code):
+        literal = re.match(_STR, code[match.end():])
+        findings.reads.append(_literal(literal) if literal else None)
+    for match in _LANG_DYNAMIC.finditer(code):
+        rest = code[match.end():]
+        if not re.match(r"\s*" + _STR + r"\s*\)", rest):
+            findings.dynamic.append(f"{match.group(0).rstrip('(').strip()}() of code built at run time")
+        else:
+            literal = re.match(r"\s*" + _STR, rest)
+            if literal:
+                _merge(findings, scan_patterns(language, _literal(literal), home))
+    if _LANG_NET.search(code):
+        findings.capabilities.add("net.fetch")
+    if _ENV_DUMP.search(code):
+        findings.capabilities.add("env.read")
+    if language == "python" and re.search(r"\b(?:exec|eval)\s*\(", code):
+        findings.dynamic.append("exec/eval in a program that could not be parsed")
+    if home:
+        findings.deletes = [(_home(p, home), r) for p, r in findings.deletes]
+        findings.writes = [_home(p, home) for p in findings.writes]
+        findings.reads = [_home(p, home) for p in findings.reads]
+    return findings
+
+
+def _home(path: str | None, home: str) -> str | None:
+    if path and path.startswith("~/"):
+        return home.rstrip("/") + path[1:]
+    return path

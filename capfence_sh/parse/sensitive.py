@@ -1,0 +1,48 @@
+"""Capabilities that follow from what an action touches rather than from its program: reading a credential is
+`secret.read` whether `cat`, `tar`, `base64`, a redirect or an inline Python program does it, and sending it over
+the network is `secret.exfil`."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from capfence_sh.actions import Access, Target
+from capfence_sh.parse.secrets import NOT_SECRET_SUFFIXES, SECRET_PATTERNS, expand_home
+from capfence_sh.pathmatch import PathPattern, compile_pattern, glob_to_regex, may_match
+
+_READS = (Access.READ, Access.ANY)
+_SPECIAL_WRITES = {"/proc/sysrq-trigger": "sys.power", "/proc/sys/kernel/sysrq": "sys.config"}
+
+
+@lru_cache(maxsize=8)
+def _patterns(home: str) -> tuple[re.Pattern[str], tuple[PathPattern, ...]]:
+    expanded = [expand_home(p, home or "/nonexistent-home") for p in SECRET_PATTERNS]
+    compiled = tuple(compile_pattern(p) for p in expanded)
+    combined = re.compile("|".join(f"(?:{glob_to_regex(p)})" for p in expanded), re.DOTALL)
+    return combined, compiled
+
+
+def is_secret_path(path: str, home: str) -> bool:
+    combined, _ = _patterns(home)
+    return bool(combined.match(path))
+
+
+def derived_capabilities(capabilities: list[str], targets: list[Target], home: str,
+                         stdin_capabilities: tuple[str, ...] = ()) -> list[str]:
+    combined, compiled = _patterns(home)
+    secret = "secret.read" in capabilities
+    for target in targets:
+        if target.access in _READS and not secret:
+            if target.known and not target.glob and not target.recursive and not target.remote:
+                secret = bool(combined.match(target.path)) and not target.path.endswith(NOT_SECRET_SUFFIXES)
+            else:
+                secret = any(may_match(target, pattern) for pattern in compiled)
+        if target.access == Access.WRITE and target.known and target.path in _SPECIAL_WRITES:
+            capabilities.append(_SPECIAL_WRITES[target.path])
+    if secret and "secret.read" not in capabilities:
+        capabilities.append("secret.read")
+    if "net.send" in capabilities and (secret or "secret.read" in stdin_capabilities or
+                                       "env.read" in stdin_capabilities or "env.read" in capabilities):
+        capabilities.append("secret.exfil")
+    return capabilities
