@@ -59,7 +59,14 @@ class Engine:
         verdicts = tuple(decide_action(self.policy, action, mctx) for action in actions)
         deciding = -1
         for index, item in enumerate(verdicts):
-            if deciding < 0 or item.decision.rank > verdicts[deciding].decision.rank:
+            if deciding < 0:
+                deciding = index
+                continue
+            best = verdicts[deciding]
+            # The most restrictive action decides; among equals, one decided by a rule explains more than one
+            # that fell through to the default.
+            if item.decision.rank > best.decision.rank or (
+                    item.decision.rank == best.decision.rank and best.rule == "default" and item.rule != "default"):
                 deciding = index
         if deciding < 0:
             decision, rule, reason = Decision.ALLOW, "none", "nothing to run"

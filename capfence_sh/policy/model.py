@@ -140,16 +140,21 @@ def compile_rule(raw: dict[str, Any], index: int) -> Rule:
         programs = frozenset(s.split()[0] for s in subcommand)
     roots: frozenset[str] = frozenset()
     capability_values = _as_list(match.get("capability"))
-    if capability_values and not programs and not any(c.startswith("*") or c.count(".") == 2 and
-                                                      c.split(".")[0] not in _CAPABILITY_ROOTS
-                                                      for c in capability_values):
+    if capability_values and not programs and all(_indexable_capability(c) for c in capability_values):
         roots = frozenset(c.split(".", 1)[0] for c in capability_values)
     return Rule(raw["id"], Decision(raw["decision"]), raw["reason"], conditions, unless, index,
                 raw.get("examples") or {}, raw.get("source", ""), raw.get("line", 0), programs, roots, raw)
 
 
-_CAPABILITY_ROOTS = frozenset({"fs", "disk", "net", "remote", "vcs", "db", "proc", "sys", "priv", "secret", "env",
-                               "pkg", "cloud", "cluster", "container", "code", "data", "shell", "capfence"})
+def _indexable_capability(pattern: str) -> bool:
+    """Only patterns that can match nothing but action capabilities go in the index; anything that could be the
+    seed's event capability (`shell.exec.production`, `payment.*`) must be checked for every action."""
+    from capfence_sh.parse.capabilities import CAPABILITIES
+
+    if pattern in CAPABILITIES:
+        return True
+    root, _, rest = pattern.partition(".")
+    return rest == "*" and any(c.startswith(root + ".") for c in CAPABILITIES)
 
 
 def _as_list(value: Any) -> list:
@@ -181,20 +186,21 @@ def compile_conditions(match: dict[str, Any]) -> list[Matcher]:
 def _capability(value: Any, access, match) -> Matcher:
     patterns = _as_list(value)
 
+    event_patterns = [p for p in patterns if p == "*" or p.count(".") >= 2 or p.endswith(".*")]
+
     def check(action: Action, mctx: MatchContext, restrictive: bool) -> bool:
-        for pattern in patterns:
-            if pattern == "*":
+        # The seed's event capability: resource.verb.scope, scope = the environment (or `readonly` when the
+        # action only reads). It describes the whole action.
+        if event_patterns:
+            events = _event_capabilities(action, mctx)
+            if any(fnmatchcase(event, p) for p in event_patterns for event in events):
                 return True
-            for capability in action.capabilities:
-                if fnmatchcase(capability, pattern):
-                    return True
-            # The seed's event capability: resource.verb.scope, scope = environment (or `readonly` when the
-            # action only reads).
-            if pattern.count(".") >= 2 or pattern.endswith(".*"):
-                for event in _event_capabilities(action, mctx):
-                    if fnmatchcase(event, pattern):
-                        return True
-        return False
+        if restrictive:
+            return any(fnmatchcase(c, p) for c in action.capabilities for p in patterns)
+        # An allow rule covers an action only when it covers everything the action does: allowing fs.read must
+        # not allow `cat a > b`, which also writes.
+        return bool(action.capabilities) and all(any(fnmatchcase(c, p) for p in patterns)
+                                                 for c in action.capabilities)
 
     return check
 

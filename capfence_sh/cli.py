@@ -1,0 +1,150 @@
+"""The typer CLI: parses arguments, calls the core, renders. No decisions are made here.
+
+`exec` and `check` are handled by fast.py (no typer on the hot path); they are declared here too so that
+`capfence --help` and `capfence exec --help` document them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from capfence_sh.errors import EXIT_GATE_ERROR, CapfenceError, PolicyError
+
+app = typer.Typer(
+    name="capfence",
+    help="A shell gate for AI agents: parse the proposed command, decide by policy, audit, then run it or not.\n\n"
+         "Exit codes: the command's own status when it ran; 126 denied (or approval required under exec); "
+         "3 approval required (check); 125 gate error (nothing ran); 2 usage error.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode="rich",
+)
+policy_app = typer.Typer(help="Bundled policy packs and policy files.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+_GATE_HELP = {
+    "policy": "Policy file or bundled pack name (default: CAPFENCE_POLICY, .capfence/policy.yaml, user config, "
+              "bundled 'default').",
+    "audit": "Audit log path (default: CAPFENCE_AUDIT, the policy's audit.path, "
+             "$XDG_STATE_HOME/capfence/audit.jsonl).",
+    "env": "Environment name rules can match (default: CAPFENCE_ENV, the policy's environment, 'development').",
+    "actor": "Who proposes the command (default: CAPFENCE_ACTOR, else the agent found among parent processes).",
+    "workspace": "The project directory (default: CAPFENCE_WORKSPACE, the policy's workspace, the git root).",
+}
+
+
+def _gate_args(ctx: typer.Context, command: str) -> int:
+    from capfence_sh.fast import main
+
+    return main([command, *ctx.args])
+
+
+@app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+             help="Run a command only if the policy allows it.\n\n"
+                  "  capfence exec [OPTIONS] -- PROGRAM ARGS...\n\n"
+                  "  capfence exec [OPTIONS] -c 'SCRIPT' [NAME ARGS...]\n\n"
+                  "Options: --policy P, --audit PATH, --env NAME, --actor NAME, --workspace DIR, --observe.\n\n"
+                  "A denied command never starts: one line on stderr, exit 126. The command's own exit status is "
+                  "passed through (128+N when killed by signal N).")
+def exec_command(ctx: typer.Context) -> None:
+    raise typer.Exit(_gate_args(ctx, "exec"))
+
+
+@app.command("check", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+             help="Explain what the policy decides for a command, without running it.\n\n"
+                  "  capfence check [OPTIONS] [--json] -- PROGRAM ARGS...\n\n"
+                  "  capfence check [OPTIONS] [--json] -c 'SCRIPT'\n\n"
+                  "Exit status: 0 allow, 126 deny, 3 require_approval, 125 gate error.")
+def check_command(ctx: typer.Context) -> None:
+    raise typer.Exit(_gate_args(ctx, "check"))
+
+
+@app.command("version", help="Print the version.")
+def version() -> None:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    try:
+        typer.echo(f"capfence {package_version('capfence-sh')}")
+    except PackageNotFoundError:
+        typer.echo("capfence (not installed as a package)")
+
+
+@policy_app.command("list", help="Name the bundled policy packs.")
+def policy_list() -> None:
+    from capfence_sh.policy import bundled_packs, load_policy, resolve_pack
+
+    for name in bundled_packs():
+        try:
+            description = load_policy(resolve_pack(name)).description
+        except PolicyError as exc:
+            description = f"(invalid: {exc})"
+        typer.echo(f"{name:<10} {description}")
+
+
+@policy_app.command("show", help="Print a bundled pack (or a policy file) as written.")
+def policy_show(name: str = typer.Argument(..., help="Pack name or policy file.")) -> None:
+    from capfence_sh.policy import resolve_pack
+
+    path = resolve_pack(name)
+    with open(path, encoding="utf-8") as handle:
+        sys.stdout.write(handle.read())
+
+
+@policy_app.command("validate", help="Check a policy file: syntax, keys, and every rule's examples.")
+def policy_validate(path: str = typer.Argument(..., help="Policy file or pack name."),
+                    as_json: bool = typer.Option(False, "--json", help="Machine-readable result.")) -> None:
+    from capfence_sh.policy import load_policy, resolve_pack
+    from capfence_sh.policy.examples import check_examples
+
+    policy = load_policy(resolve_pack(path))
+    failures = check_examples(policy)
+    examples = sum(len(v) for r in policy.rules for v in r.examples.values())
+    if as_json:
+        import json
+
+        typer.echo(json.dumps({"policy": policy.name, "rules": len(policy.rules), "examples": examples,
+                               "failures": [f._asdict() for f in failures]}, indent=2))
+    else:
+        for failure in failures:
+            typer.echo(f"FAIL {failure.rule}: expected {failure.expected}: {failure.command!r} -> "
+                       f"{failure.got} by rule {failure.decided_by}", err=True)
+        typer.echo(f"{'OK' if not failures else 'FAILED'}: {policy.name}: {len(policy.rules)} rules, "
+                   f"{examples} examples, {len(failures)} failing")
+    raise typer.Exit(1 if failures else 0)
+
+
+def run_cli(args: list[str]) -> int:
+    try:
+        app(args=args, prog_name="capfence", standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except SystemExit as exc:  # click's own usage errors
+        return exc.code if isinstance(exc.code, int) else 2
+    except PolicyError as exc:
+        print(f"capfence: policy error: {exc}", file=sys.stderr)
+        return 1
+    except CapfenceError as exc:
+        print(f"capfence: {exc}", file=sys.stderr)
+        return EXIT_GATE_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - click's UsageError and friends carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 1
+        from capfence_sh.fast import report_gate_error
+
+        return report_gate_error(exc)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run_cli(sys.argv[1:]))
