@@ -30,7 +30,7 @@ if [ "$mode" = test ]; then
   venv="$here/.venv"
   [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check hatchling
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check hatchling editables
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-build-isolation -e "$here[test]"
   cd "$here"
   exec "$venv/bin/python" -m pytest -q

@@ -7,7 +7,8 @@ the core result types `Verdict` and `Decision`. Names load on first use, so impo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+# `typing` costs milliseconds at import; this module sits on the gate's hot path.
+TYPE_CHECKING = False
 
 __all__ = ["ActionEvent", "ActionRuntime", "RuntimeVerdict", "RunResult", "Verdict", "Decision"]
 

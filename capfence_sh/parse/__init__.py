@@ -5,7 +5,8 @@ Imports are deferred so that importing a submodule (the bashlex loader, say) sta
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+# `typing` costs milliseconds at import; this module sits on the gate's hot path.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from capfence_sh.actions import Analysis

@@ -89,7 +89,12 @@ def parse_options(args: list[Field], spec: OptSpec = GENERIC) -> Parsed:
                 i += 1
             i += 1
             continue
-        if text.startswith("-") and len(text) > 1 and not _is_number(text):
+        if _is_number(text) and not (len(text) == 2 and text[1] in spec.aliases):
+            # `head -20`, `kill -9`, `nice -5`: a numeric option, never a path.
+            _add_flag(parsed, text[1:])
+            i += 1
+            continue
+        if text.startswith("-") and len(text) > 1:
             if spec.single_dash_long and len(text) > 2:
                 name = text[1:]
                 key = canonical(spec, name)

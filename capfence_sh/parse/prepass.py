@@ -92,9 +92,13 @@ _BACKTICK_ESCAPES = re.compile(r"\\([\\$`])")
 _BACKTICK_ESCAPES_IN_DQ = re.compile(r"\\([\\$`\"])")
 
 
-def prepass(text: str) -> Prepassed:
-    """Rewrite `text` so bashlex 0.18 can parse it; raise PrepassError if bash could not either."""
-    if RESERVED_PREFIX in text:
+def prepass(text: str, *, checked: bool = False) -> Prepassed:
+    """Rewrite `text` so bashlex 0.18 can parse it; raise PrepassError if bash could not either.
+
+    `checked`: the text is a piece (a command substitution) of a script that already went through the pre-pass,
+    so our own pseudo-commands in it are legitimate.
+    """
+    if RESERVED_PREFIX in text and not checked:
         # A script could otherwise pass off its own command as one of our pseudo-commands.
         offset = text.index(RESERVED_PREFIX)
         raise PrepassError(f"reserved name prefix {RESERVED_PREFIX!r} at offset {offset}")

@@ -93,12 +93,25 @@ def dispatch(call: Call) -> Outcome:
         if path in state.shared.files:
             return run_written_script(call, path)
     program = normalise_program(name)
+    if "/" in name and not _in_system_bin(paths.normalise(name, call.cwd)):
+        # `./cat`, `.venv/bin/rm`: a file that happens to share a system program's name. Analyse it as that
+        # program, and also as the unknown executable it is (a local `cat` may do anything).
+        call.emit(("proc.exec",), call.target(first, Access.EXEC), program=program,
+                  note=f"runs {name}, a file outside the system program directories")
     if program.startswith("git-") and len(program) > 4:
         # Dashed git helpers (`git-reset --hard`) are git subcommands.
         call.program = "git"
         return _run(call, "git", subcommand_prefix=[Field(program[4:])])
     call.program = program
     return _run(call, program)
+
+
+_SYSTEM_BIN = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/local/bin/", "/usr/local/sbin/", "/usr/libexec/",
+               "/opt/homebrew/bin/", "/snap/bin/", "/usr/games/")
+
+
+def _in_system_bin(path: str) -> bool:
+    return path.startswith(_SYSTEM_BIN)
 
 
 def _run(call: Call, program: str, subcommand_prefix: list[Field] | None = None) -> Outcome:

@@ -171,7 +171,7 @@ class Analyser:
 
     # --- scripts -----------------------------------------------------------------------------------------------
 
-    def script(self, text: str, state: State, where: Where) -> Outcome:
+    def script(self, text: str, state: State, where: Where, *, checked: bool = False) -> Outcome:
         self._check_budget()
         if where.depth > MAX_DEPTH:
             self.unparsed(text, f"nesting deeper than {MAX_DEPTH} levels", where, state)
@@ -182,7 +182,7 @@ class Analyser:
         if not text.strip():
             return Outcome()
         try:
-            pre = prepass(text)
+            pre = prepass(text, checked=checked)
         except PrepassError as exc:
             self.unparsed(text, str(exc), where, state)
             return Outcome()
@@ -669,7 +669,8 @@ class _Host:
         label = {"$()": "$(...)", "``": "`...`", "<()": "<(...)", ">()": ">(...)"}.get(kind, kind)
         inner = Where(via=where.via + (label,), depth=where.depth + 1, remote=where.remote)
         before = len(self.analyser.actions)
-        outcome = self.analyser.script(script, self.state.copy(), inner)
+        # The substitution's text is a slice of a script the pre-pass already checked (and maybe rewrote).
+        outcome = self.analyser.script(script, self.state.copy(), inner, checked=True)
         decoded = any("data.decode" in a.capabilities for a in self.analyser.actions[before:])
         if kind in ("<()", ">()"):
             return None, True, "/dev/fd/", decoded

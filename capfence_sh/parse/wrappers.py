@@ -363,7 +363,7 @@ def _stdin_items(call: Call, parsed) -> list[Field]:
         return [literal(w) for w in words] or []
     prefix = stdin.prefix if stdin else ""
     trusted = bool(stdin and stdin.prefix_trusted)
-    return [Field("{xargs input}", False, False, prefix, "", trusted)]
+    return [Field(prefix + "{xargs input}", False, False, prefix, "", trusted)]
 
 
 def _replace_token(field: Field, token: str, item: Field) -> Field:
