@@ -119,7 +119,10 @@ def policy_validate(path: str = typer.Argument(..., help="Policy file or pack na
 
 def run_cli(args: list[str]) -> int:
     try:
-        app(args=args, prog_name="capfence", standalone_mode=False)
+        # Without standalone mode click returns a command's exit code instead of raising SystemExit.
+        result = app(args=args, prog_name="capfence", standalone_mode=False)
+        if isinstance(result, int):
+            return result
     except typer.Exit as exc:
         return exc.exit_code
     except SystemExit as exc:  # click's own usage errors

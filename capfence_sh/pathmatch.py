@@ -110,9 +110,10 @@ def may_match(target: Target, pattern: PathPattern) -> bool:
             return _segments_intersect(tuple(target.path.rstrip("/").split("/")), pattern.segments, True)
         return False
     if target.known:  # a glob the shell will expand
-        target_suffix = target.path[max(target.path.rfind(ch) for ch in "*?]") + 1 :]
-        if not pattern.anchored and (not target_suffix or target.recursive):
-            # `cat *` against "**/*.pem": names anywhere match only when the glob's ending says so.
+        last_segment = target.path.rsplit("/", 1)[-1]
+        if not pattern.anchored and (target.recursive or not last_segment.strip("*?")):
+            # `cat *` against "**/*.pem": a bare wildcard is not evidence of touching a name that could be
+            # anywhere; `cat .env.*` or `cat *.pem` is.
             return False
         return _segments_intersect(tuple(target.path.split("/")), pattern.segments, target.recursive)
     # Partly unknown: only what is certain (directory prefix, ending) can rule a match out.
@@ -121,6 +122,15 @@ def may_match(target: Target, pattern: PathPattern) -> bool:
     if not pattern.anchored and not target.suffix:
         return False
     root = target.prefix.rstrip("/") + "/"
+    if pattern.prefix == pattern.text and not pattern.text.startswith(root):
+        # A literal path outside (or equal to) the directory the target is certainly under.
+        return False
+    if pattern.text.endswith("/**") and not root.startswith(pattern.prefix) and pattern.anchored:
+        # A path somewhere under a broad directory (find results, `$dir/x`) is not evidence of touching one
+        # particular subtree of it; the broad directory itself is what `outside`/tree rules judge.
+        return False
+    if not pattern.anchored and pattern.text.endswith("/**"):
+        return False
     return _compatible_prefix(root, pattern.prefix) and _compatible_suffix(target.suffix, pattern.suffix)
 
 

@@ -402,6 +402,10 @@ def find(call: Call) -> Outcome:
     targets = []
     flags: set[str] = set()
     execs: list[tuple[str, list[Field]]] = []
+    tests = [a.value for a in args[k:] if a.known]
+    narrowed = any(t in _FIND_TESTS_WITH_VALUE or t in ("-empty", "-executable", "-readable", "-writable")
+                   for t in tests if t not in ("-maxdepth", "-mindepth", "-D", "-O", "-regextype"))
+    name_suffix = _name_suffix(args[k:])
     while k < len(args):
         arg = args[k]
         text = arg.value if arg.known else ""
@@ -419,7 +423,11 @@ def find(call: Call) -> Outcome:
             flags.add("delete")
             capabilities.append("fs.delete")
             for root in roots:
-                targets.extend(call.target(root, Access.DELETE, recursive=True))
+                if narrowed:
+                    # Tests narrow what is deleted to some entries under the root (never the root itself).
+                    targets.extend(call.target(_found_item(call, root, name_suffix), Access.DELETE))
+                else:
+                    targets.extend(call.target(root, Access.DELETE, recursive=True))
         elif text in _FIND_WRITES:
             flags.add(text.lstrip("-"))
             if k + 1 < len(args):
@@ -446,12 +454,26 @@ def find(call: Call) -> Outcome:
     return call.outcome(action)
 
 
-def _found_item(call: Call, root: Field) -> Field:
-    """A path find would pass: somewhere under the root (find never emits '..' components)."""
+def _found_item(call: Call, root: Field, suffix: str = "") -> Field:
+    """A path find would pass: somewhere under the root (find never emits '..' components), ending with the
+    literal end of its -name pattern when there is exactly one."""
     if root.known:
         base = paths.normalise(root.value, call.cwd) if call.cwd or root.value.startswith("/") else root.value
-        return Field(base.rstrip("/") + "/{found}", False, False, base.rstrip("/") + "/", "", True)
+        return Field(base.rstrip("/") + "/{found}" + suffix, False, False, base.rstrip("/") + "/", suffix, True)
     return Field(root.value + "/{found}", False, False, "", "", False)
+
+
+def _name_suffix(expression: list[Field]) -> str:
+    """`-name '*.pyc'` -> ".pyc": what every match ends with (only when one -name and no -o decides it)."""
+    words = [a.value for a in expression]
+    if "-o" in words or "-or" in words or "," in words:
+        return ""
+    names = [words[i + 1] for i, w in enumerate(words[:-1]) if w in ("-name",)]
+    if len(names) != 1:
+        return ""
+    pattern = names[0]
+    cut = max(pattern.rfind(ch) for ch in "*?]")
+    return pattern[cut + 1 :] if cut >= 0 else "/" + pattern
 
 
 def _common_root(call: Call, roots: list[Field]) -> str:
