@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from capfence_sh.audit_cli import audit_app
 from capfence_sh.errors import EXIT_GATE_ERROR, CapfenceError, PolicyError
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 policy_app = typer.Typer(help="Bundled policy packs and policy files.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+app.add_typer(audit_app, name="audit")
 
 _GATE_HELP = {
     "policy": "Policy file or bundled pack name (default: CAPFENCE_POLICY, .capfence/policy.yaml, user config, "
@@ -135,13 +137,13 @@ def run_cli(args: list[str]) -> int:
         return EXIT_GATE_ERROR
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - click's UsageError and friends carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:  # noqa: BLE001 - usage errors carry their own exit code; anything else is a bug
+        # Usage errors come from click, which typer either depends on or vendors (typer 0.29: typer._click),
+        # so they are recognised by what they offer rather than by import path.
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
+        if type(exc).__name__ == "Abort":
             return 1
         from capfence_sh.fast import report_gate_error
 

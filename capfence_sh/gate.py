@@ -47,6 +47,7 @@ class Gate:
     audit_on_failure: str
     positional: tuple[str, ...] | None = ()
     extra: dict = field(default_factory=dict)
+    audit_max_bytes: int | None = None  # audit rotation: CAPFENCE_AUDIT_MAX_BYTES, else policy audit.max_bytes
 
     @property
     def policy(self):
@@ -86,7 +87,7 @@ class Gate:
             "actions": _actions_for_audit(verdict),
         }
         try:
-            return AuditLog(self.audit_path, key=self.audit_key).append(fields)
+            return AuditLog(self.audit_path, key=self.audit_key, **_rotation(self.audit_max_bytes)).append(fields)
         except AuditError:
             if self.audit_on_failure == "allow":
                 return None
@@ -111,9 +112,24 @@ class Gate:
             **({"error": error} if error else {}),
         }
         try:
-            AuditLog(self.audit_path, key=self.audit_key).append(fields)
+            AuditLog(self.audit_path, key=self.audit_key, **_rotation(self.audit_max_bytes)).append(fields)
         except AuditError as exc:
             print(f"capfence: warning: the command ran but its outcome was not recorded: {exc}", file=sys.stderr)
+
+
+# --- audit rotation size (audit work: passes the configured size to AuditLog) ---
+def _rotation(max_bytes: int | None) -> dict:
+    return {} if max_bytes is None else {"max_bytes": max_bytes}
+
+
+def _audit_max_bytes(env: Mapping[str, str], policy_audit: dict) -> int | None:
+    text = env.get("CAPFENCE_AUDIT_MAX_BYTES")
+    if not text:
+        return policy_audit.get("max_bytes")
+    if not text.strip().isdigit() or int(text) < 4096:
+        raise AuditError(f"CAPFENCE_AUDIT_MAX_BYTES={text!r}: must be an integer of at least 4096")
+    return int(text)
+# --- end of audit rotation size ---
 
 
 def _actions_for_audit(verdict: Verdict) -> list[dict]:
@@ -148,16 +164,20 @@ def open_gate(options: GateOptions, env: Mapping[str, str] | None = None, *,
     choice = choose_policy(options.policy, env, probe_workspace, cwd)
     policy = load_choice(choice, cache_dir=paths.cache_dir(env))
     mode = "observe" if options.observe else policy.mode
+    audit_path = options.audit or env.get("CAPFENCE_AUDIT") or policy.audit.get("path") or paths.default_audit_path(env)
+    audit_path = os.path.abspath(os.path.expanduser(audit_path))
+    key_file = env.get("CAPFENCE_AUDIT_KEY_FILE") or policy.audit.get("key_file")
+    key_file = os.path.abspath(os.path.expanduser(key_file)) if key_file else None
+    # The log wherever it is, with its segments and quarantine (`audit.jsonl*`), is capfence's own; so is the key.
+    own = (audit_path + "*",) + ((key_file,) if key_file else ())
     ctx, actor_source = build_context(
         env=env, cwd=cwd, workspace=options.workspace, environment=options.environment, actor=options.actor,
         policy_environment=policy.environment, policy_workspace=policy.workspace, env_complete=options.env_complete,
-        positional=positional, errexit=errexit)
-    audit_path = options.audit or env.get("CAPFENCE_AUDIT") or policy.audit.get("path") or paths.default_audit_path(env)
-    audit_path = os.path.expanduser(audit_path)
-    key_file = env.get("CAPFENCE_AUDIT_KEY_FILE") or policy.audit.get("key_file")
+        positional=positional, errexit=errexit, extra_protected=own, secrets=(key_file,) if key_file else ())
     key = _read_key(key_file) if key_file else None
     return Gate(options, env, choice, Engine(policy, mode=mode), ctx, actor_source, audit_path, key,
-                policy.audit.get("on_failure", "deny"), positional)
+                policy.audit.get("on_failure", "deny"), positional,
+                audit_max_bytes=_audit_max_bytes(env, policy.audit))  # audit rotation size
 
 
 def _read_key(path: str) -> bytes:

@@ -48,8 +48,11 @@ def shims_dir(env: Mapping[str, str] = os.environ) -> str:
 def protected_dirs(env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
     """capfence's own files: an agent writing here could loosen its own gate."""
     dirs = [state_dir(env), config_dir(env), data_dir(env), cache_dir(env)]
-    for variable in ("CAPFENCE_AUDIT", "CAPFENCE_POLICY", "CAPFENCE_AUDIT_KEY_FILE"):
+    for variable in ("CAPFENCE_POLICY", "CAPFENCE_AUDIT_KEY_FILE"):
         value = env.get(variable)
         if value and value.startswith("/"):
             dirs.append(value)
+    audit = env.get("CAPFENCE_AUDIT")
+    if audit and audit.startswith("/"):
+        dirs.append(audit + "*")  # the log, its rotated segments and its quarantine file
     return tuple(dict.fromkeys(dirs))

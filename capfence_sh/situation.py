@@ -56,7 +56,8 @@ def current_user() -> tuple[str, str]:
 def build_context(*, env: Mapping[str, str], cwd: str | None = None, workspace: str | None = None,
                   environment: str | None = None, actor: str | None = None, policy_environment: str | None = None,
                   policy_workspace: str | None = None, env_complete: bool = True,
-                  positional: tuple[str, ...] | None = (), errexit: bool = False) -> tuple[Context, str]:
+                  positional: tuple[str, ...] | None = (), errexit: bool = False,
+                  extra_protected: tuple[str, ...] = (), secrets: tuple[str, ...] = ()) -> tuple[Context, str]:
     """A Context for the pure core, and how the actor was determined."""
     if cwd is None:
         try:
@@ -80,7 +81,8 @@ def build_context(*, env: Mapping[str, str], cwd: str | None = None, workspace: 
         env_digest=digest,
         positional=positional,
         errexit=errexit,
-        capfence_paths=paths.protected_dirs(env),
+        capfence_paths=tuple(dict.fromkeys(paths.protected_dirs(env) + extra_protected)),
+        capfence_secrets=secrets,
     )
     return ctx, actor_source
 

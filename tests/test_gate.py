@@ -237,3 +237,20 @@ def test_workspace_deletes_are_allowed(sandbox):
     result = sandbox.run("exec", "-c", "rm -rf build && echo gone")
     assert (result.returncode, result.stdout) == (0, "gone\n")
     assert not (sandbox.workspace / "build").exists()
+
+
+def test_audit_artifacts_and_key_are_protected_wherever_they_live(sandbox, tmp_path):
+    audit = tmp_path / "logs" / "audit.jsonl"
+    key = tmp_path / "secret-place" / "hmac"
+    key.parent.mkdir()
+    key.write_text("k" * 32)
+    env = {"CAPFENCE_AUDIT": str(audit), "CAPFENCE_AUDIT_KEY_FILE": str(key)}
+    for command, rule in [(f"truncate -s 0 {audit}.1", "capfence-files"),
+                          (f"mv {audit}.quarantine /tmp/x", "capfence-files"),
+                          (f"cat {key}", "capfence-key"),
+                          (f"cp {key} /tmp/k", "capfence-key")]:
+        result = sandbox.run("check", "--json", "-c", command, env=env)
+        assert json.loads(result.stdout)["rule"] == rule, command
+    policy = sandbox.write_policy("p.yaml", f"extends: default\naudit:\n  path: {tmp_path}/other/log.jsonl\n")
+    result = sandbox.run("check", "--json", "--policy", str(policy), "-c", f"rm -f {tmp_path}/other/log.jsonl.2")
+    assert json.loads(result.stdout)["rule"] == "capfence-files"

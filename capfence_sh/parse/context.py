@@ -22,8 +22,9 @@ class Context:
     env_digest: str = ""  # identifies `env` for memoisation (compare/hash use this, not the mapping)
     positional: tuple[str, ...] | None = ()  # $1..$N of the top-level script; None when unknown
     errexit: bool = False  # the script runs under `set -e` (bash -e -c)
-    capfence_paths: tuple[str, ...] = ()  # capfence's own state, config and data directories
+    capfence_paths: tuple[str, ...] = ()  # capfence's own state, config and data directories (and audit log)
+    capfence_secrets: tuple[str, ...] = ()  # files no agent may read: the audit HMAC key
 
     def key(self) -> tuple:
         return (self.cwd, self.home, self.workspace, self.user, self.environment, self.actor, self.env_complete,
-                self.env_digest, self.positional, self.errexit, self.capfence_paths)
+                self.env_digest, self.positional, self.errexit, self.capfence_paths, self.capfence_secrets)

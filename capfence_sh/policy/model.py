@@ -539,6 +539,7 @@ def expand_placeholders(text: str, ctx: Context) -> list[str]:
         "cwd": [ctx.cwd] if ctx.cwd else [],
         "tmp": _tmp_dirs(ctx),
         "capfence": list(ctx.capfence_paths),
+        "capfence_secret": list(ctx.capfence_secrets),
     }
     results = [text]
     for name, replacements in values.items():
