@@ -3,6 +3,7 @@
 # upgrade in place.
 #
 #   ./install.sh            install (or upgrade) capfence for this user
+#   ./install.sh --shims    the same, and install the PATH shims (see `capfence shims --help`)
 #   ./install.sh --test     install what the tests need into ./.venv and run the test suite
 #
 # Environment: CAPFENCE_PYTHON (interpreter, default python3), CAPFENCE_VENV (default
@@ -13,10 +14,12 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 python="${CAPFENCE_PYTHON:-python3}"
 mode=install
+shims=no
 for arg in "$@"; do
   case "$arg" in
     --test) mode=test ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --shims) shims=yes ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -68,6 +71,9 @@ mkdir -p "$bin_dir"
 ln -sf "$venv/bin/capfence" "$bin_dir/capfence"
 
 echo "capfence installed: $bin_dir/capfence -> $venv/bin/capfence"
+if [ "$shims" = yes ]; then
+  "$venv/bin/capfence" shims install
+fi
 if ! on_path "$bin_dir"; then
   echo "note: $bin_dir is not on your PATH; add it:  export PATH=\"$bin_dir:\$PATH\"" >&2
 fi

@@ -25,6 +25,11 @@ app = typer.Typer(
 )
 policy_app = typer.Typer(help="Bundled policy packs and policy files.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+shims_app = typer.Typer(help="PATH shims: route an agent's shell and programs through the gate.", no_args_is_help=True)
+app.add_typer(shims_app, name="shims")
+hook_app = typer.Typer(help="Agent hooks (Claude Code, Codex): answer PreToolUse calls from the gate.",
+                       no_args_is_help=True)
+app.add_typer(hook_app, name="hook")
 app.add_typer(audit_app, name="audit")
 
 _GATE_HELP = {
@@ -117,6 +122,112 @@ def policy_validate(path: str = typer.Argument(..., help="Policy file or pack na
         typer.echo(f"{'OK' if not failures else 'FAILED'}: {policy.name}: {len(policy.rules)} rules, "
                    f"{examples} examples, {len(failures)} failing")
     raise typer.Exit(1 if failures else 0)
+
+
+def _shim_dir(directory: str | None) -> str:
+    import os
+
+    from capfence_sh import paths
+
+    return os.path.abspath(os.path.expanduser(directory or os.environ.get("CAPFENCE_SHIM_DIR") or
+                                              paths.shims_dir()))
+
+
+@shims_app.command("install", help="Write the shims (bash, sh and the gated programs) into a directory.")
+def shims_install(directory: str = typer.Option(None, "--dir", help="Where (default ~/.local/share/capfence/shims)."),
+                  commands: str = typer.Option(None, "--commands", help="Comma-separated programs to shim."),
+                  pack: str = typer.Option("default", "--pack", help="A named set of programs: default, minimal.")) -> None:
+    from capfence_sh import shims
+
+    target = _shim_dir(directory)
+    try:
+        names = shims.names_for(commands.split(",") if commands else None, None if commands else pack)
+        written = shims.install(target, names)
+    except (ValueError, FileExistsError, FileNotFoundError) as exc:
+        typer.echo(f"capfence shims: {exc}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"installed {len(written)} shims in {target}: {' '.join(written)}")
+    typer.echo("route an agent through them with:")
+    for line in shims.env_lines(target):
+        typer.echo(f"  {line}")
+
+
+@shims_app.command("status", help="What is installed, and whether the shim directory comes first on PATH.")
+def shims_status(directory: str = typer.Option(None, "--dir"),
+                 as_json: bool = typer.Option(False, "--json")) -> None:
+    import os
+
+    from capfence_sh import shims
+
+    state = shims.status(_shim_dir(directory), os.environ.get("PATH", ""))
+    if as_json:
+        import json
+
+        typer.echo(json.dumps({"directory": state.directory, "installed": list(state.installed),
+                               "first_on_path": state.first_on_path, "shadowed": list(state.shadowed)}, indent=2))
+        return
+    typer.echo(f"directory:     {state.directory}")
+    typer.echo(f"installed:     {len(state.installed)} ({' '.join(state.installed) or 'none'})")
+    advice = 'no  (run: eval "$(capfence shims env)")'
+    typer.echo(f"first on PATH: {'yes' if state.first_on_path else advice}")
+    if state.shadowed:
+        typer.echo(f"shadowed:      {' '.join(state.shadowed)} (an earlier PATH entry wins over these shims)")
+    raise typer.Exit(0 if state.installed and state.first_on_path and not state.shadowed else 1)
+
+
+@shims_app.command("env", help="Print the lines to route a shell or agent through the shims (for eval).")
+def shims_env(directory: str = typer.Option(None, "--dir")) -> None:
+    from capfence_sh import shims
+
+    for line in shims.env_lines(_shim_dir(directory)):
+        typer.echo(line)
+
+
+@shims_app.command("uninstall", help="Remove the shims (only files capfence wrote).")
+def shims_uninstall(directory: str = typer.Option(None, "--dir")) -> None:
+    from capfence_sh import shims
+
+    target = _shim_dir(directory)
+    removed = shims.uninstall(target)
+    typer.echo(f"removed {len(removed)} shims from {target}")
+
+
+def _install_hook(agent: str, scope: str, settings: str | None) -> None:
+    import os
+    import shutil
+
+    from capfence_sh import hooks
+
+    executable = shutil.which("capfence") or os.path.join(os.path.dirname(sys.executable), "capfence")
+    if agent == "claude":
+        path = settings or hooks.claude_settings_path(scope, os.getcwd(), os.environ)
+        matcher = "Bash"
+    else:
+        path = settings or hooks.codex_hooks_path(os.environ)
+        matcher = "Bash"
+    added = hooks.install(path, hooks.hook_command(agent, os.path.abspath(executable)), matcher=matcher)
+    typer.echo(f"{'added the capfence PreToolUse hook to' if added else 'already installed in'} {path}")
+
+
+@hook_app.command("claude", help="Answer a Claude Code PreToolUse hook call (JSON on stdin), or --install it.")
+def hook_claude(install: bool = typer.Option(False, "--install", help="Merge the hook into settings.json."),
+                scope: str = typer.Option("user", "--scope", help="user (~/.claude), project or local (.claude)."),
+                settings: str = typer.Option(None, "--settings", help="A settings file to merge into instead.")) -> None:
+    if not install:
+        from capfence_sh.hooks import main as hook_main
+
+        raise typer.Exit(hook_main("claude", []))
+    _install_hook("claude", scope, settings)
+
+
+@hook_app.command("codex", help="Answer a Codex PreToolUse hook call (JSON on stdin), or --install it.")
+def hook_codex(install: bool = typer.Option(False, "--install", help="Merge the hook into ~/.codex/hooks.json."),
+               settings: str = typer.Option(None, "--settings", help="A hooks.json to merge into instead.")) -> None:
+    if not install:
+        from capfence_sh.hooks import main as hook_main
+
+        raise typer.Exit(hook_main("codex", []))
+    _install_hook("codex", "user", settings)
 
 
 def run_cli(args: list[str]) -> int:

@@ -28,6 +28,12 @@ class UsageError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if len(args) >= 2 and args[0] == "hook" and args[1] in ("claude", "codex") and not any(
+            a in ("--install", "--help", "-h") for a in args[2:]):
+        # Runs before every agent tool call: no typer here either.
+        from capfence_sh.hooks import main as hook_main
+
+        return hook_main(args[1], args[2:])
     if not args or args[0] not in FAST_COMMANDS or any(a in ("--help", "-h") for a in _options_part(args[1:])):
         from capfence_sh.cli import run_cli
 

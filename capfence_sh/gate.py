@@ -219,6 +219,10 @@ def execute(gate: Gate, verdict: Verdict, *, argv: list[str] | None = None, scri
     from capfence_sh.process import SpawnError, run_child
 
     env = dict(gate.env)
+    # Shims the command runs into (a nested `rm`, `bash -c`) need not decide again what was decided here.
+    from capfence_sh.shim import MARKER, marker_for
+
+    env[MARKER] = marker_for(verdict, os.getpid())
     if script is not None:
         # `-c script name arg1 ...`: the same $0 and positional parameters as `bash -c`.
         command = [real_shell(gate.env), "-c", script, *script_args]
