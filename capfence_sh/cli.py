@@ -12,6 +12,8 @@ import typer
 
 from capfence_sh.audit_cli import audit_app
 from capfence_sh.errors import EXIT_GATE_ERROR, CapfenceError, PolicyError
+from capfence_sh.replay.command import HELP as REPLAY_HELP
+from capfence_sh.replay.command import replay_command
 
 app = typer.Typer(
     name="capfence",
@@ -31,6 +33,7 @@ hook_app = typer.Typer(help="Agent hooks (Claude Code, Codex): answer PreToolUse
                        no_args_is_help=True)
 app.add_typer(hook_app, name="hook")
 app.add_typer(audit_app, name="audit")
+app.command("replay", help=REPLAY_HELP, no_args_is_help=True)(replay_command)
 
 _GATE_HELP = {
     "policy": "Policy file or bundled pack name (default: CAPFENCE_POLICY, .capfence/policy.yaml, user config, "
@@ -228,6 +231,91 @@ def hook_codex(install: bool = typer.Option(False, "--install", help="Merge the 
 
         raise typer.Exit(hook_main("codex", []))
     _install_hook("codex", "user", settings)
+
+
+def _approvals_gate():
+    from capfence_sh.gate import GateOptions, open_gate
+
+    return open_gate(GateOptions())
+
+
+def _reviewer() -> str:
+    import getpass
+    import os
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = str(os.getuid())
+    tty = os.ttyname(0) if os.isatty(0) else "no-tty"
+    return f"{who}@{tty}"
+
+
+@app.command("approve", help="Approve a pending request (a human's decision; agents are denied this command).")
+def approve(request_id: int = typer.Argument(..., help="The request id from `capfence: approval required`."),
+            session: bool = typer.Option(False, "--session", help="Also allow this exact command for the rest of "
+                                                                  "the agent's session."),
+            until: str = typer.Option(None, "--until", help="Allow this exact command until then (30m, 2h, ISO)."),
+            note: str = typer.Option("", "--note", help="Why, for the audit log.")) -> None:
+    from capfence_sh import approvals
+
+    gate = _approvals_gate()
+    scope = "until" if until else ("session" if session else "once")
+    allowed = gate.policy.approval.get("remember")
+    allowed = [allowed] if isinstance(allowed, str) else (allowed or list(approvals.SCOPES))
+    if scope not in allowed and scope != "once":
+        typer.echo(f"capfence: the policy does not allow `{scope}` approvals (allowed: {', '.join(allowed)})",
+                   err=True)
+        raise typer.Exit(2)
+    with approvals.ApprovalStore(approvals.store_path(gate.audit_path)) as store:
+        try:
+            request = store.approve(request_id, by=_reviewer(), scope=scope,
+                                    until=approvals.parse_until(until) if until else None, note=note)
+        except approvals.ApprovalError as exc:
+            typer.echo(f"capfence: {exc}", err=True)
+            raise typer.Exit(1)
+    gate.record_approval("approved", request)
+    typer.echo(f"approved request {request.id} ({scope}): {request.command}")
+
+
+@app.command("reject", help="Reject a pending request.")
+def reject(request_id: int = typer.Argument(...),
+           reason: str = typer.Option("", "--reason", help="Shown to the waiting agent and kept in the audit log.")) -> None:
+    from capfence_sh import approvals
+
+    gate = _approvals_gate()
+    with approvals.ApprovalStore(approvals.store_path(gate.audit_path)) as store:
+        try:
+            request = store.reject(request_id, by=_reviewer(), note=reason)
+        except approvals.ApprovalError as exc:
+            typer.echo(f"capfence: {exc}", err=True)
+            raise typer.Exit(1)
+    gate.record_approval("rejected", request)
+    typer.echo(f"rejected request {request.id}: {request.command}")
+
+
+@app.command("approvals", help="List approval requests (pending first).")
+def approvals_list(all_requests: bool = typer.Option(False, "--all", help="Include decided and expired ones."),
+                   as_json: bool = typer.Option(False, "--json")) -> None:
+    import json
+    import time
+
+    from capfence_sh import approvals
+
+    gate = _approvals_gate()
+    with approvals.ApprovalStore(approvals.store_path(gate.audit_path)) as store:
+        items = store.recent(200) if all_requests else store.pending()
+    if as_json:
+        for item in items:
+            typer.echo(json.dumps({k: v for k, v in item.__dict__.items()}, ensure_ascii=False))
+        return
+    if not items:
+        typer.echo("no pending approval requests" if not all_requests else "no approval requests")
+        return
+    for item in items:
+        age = int(time.time() - item.created_at)
+        typer.echo(f"{item.id:>5}  {item.status:<9} {age:>5}s  {item.actor:<14} {item.command}")
+        typer.echo(f"{'':>5}  rule {item.rule}: {item.reason}")
 
 
 def run_cli(args: list[str]) -> int:

@@ -116,6 +116,15 @@ def parse_gate_args(args: list[str]) -> tuple[dict, list[str] | None, str | None
             options[name[2:]] = value
         elif arg in _FLAG_OPTIONS:
             options[arg[2:]] = True
+        elif name == "--wait":
+            # `--wait` (the policy's approval.wait, else 300 s), `--wait=N` or `--wait N`.
+            if eq:
+                options["wait"] = _seconds(value)
+            elif k + 1 < len(args) and args[k + 1].replace(".", "", 1).isdigit():
+                options["wait"] = _seconds(args[k + 1])
+                k += 1
+            else:
+                options["wait"] = -1.0
         elif arg.startswith("-"):
             raise UsageError(f"unknown option {arg}")
         else:
@@ -125,12 +134,22 @@ def parse_gate_args(args: list[str]) -> tuple[dict, list[str] | None, str | None
     raise UsageError("give a command after -- or a script with -c")
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"--wait needs a number of seconds, not {text!r}") from None
+    if value < 0:
+        raise UsageError("--wait needs a positive number of seconds")
+    return value
+
+
 def _gate_options(options: dict):
     from capfence_sh.gate import GateOptions
 
     return GateOptions(policy=options.get("policy"), audit=options.get("audit"), environment=options.get("env"),
                        actor=options.get("actor"), workspace=options.get("workspace"),
-                       observe=bool(options.get("observe")), cwd=options.get("cwd"))
+                       observe=bool(options.get("observe")), cwd=options.get("cwd"), wait=options.get("wait"))
 
 
 def _dispatch(command: str, args: list[str]) -> int:

@@ -30,6 +30,8 @@ class GateOptions:
     observe: bool = False
     env_complete: bool = True  # False for hooks: the shell that runs the command may have more variables
     cwd: str | None = None
+    session: str | None = None  # the agent session approvals "for the session" are bound to
+    wait: float | None = None  # seconds to wait for a human's approval (None: the policy's approval.wait)
 
 
 @dataclass(slots=True)
@@ -92,6 +94,49 @@ class Gate:
             if self.audit_on_failure == "allow":
                 return None
             raise
+
+    @property
+    def session(self) -> str:
+        """What "approve for the session" is bound to: the hook's session id, CAPFENCE_SESSION, else the agent
+        process (or, without one, the parent process) asking."""
+        if self.options.session:
+            return self.options.session
+        if self.env.get("CAPFENCE_SESSION"):
+            return self.env["CAPFENCE_SESSION"]
+        source = self.actor_source
+        if source.startswith("parent process "):
+            return f"{self.ctx.actor}@{source.split()[2]}"
+        return f"{self.ctx.actor}@{os.getppid()}"
+
+    def record_approval(self, event: str, request) -> None:
+        """An approval-store event as an audit record (requested, approved, rejected, expired, consumed)."""
+        from capfence_sh.audit import AuditLog
+        from capfence_sh.records import redact
+
+        fields = {
+            "kind": "approval",
+            "event": event,
+            "request": request.id,
+            "fingerprint": request.fingerprint,
+            "host": _hostname(),
+            "user": self.ctx.user,
+            "actor": request.actor,
+            "cwd": request.cwd,
+            "environment": request.environment,
+            "session": request.session,
+            "command": redact(request.command),
+            "rule": request.rule,
+            "reason": redact(request.reason),
+            "status": request.status,
+            **({"scope": request.scope} if request.scope else {}),
+            **({"by": request.decided_by} if request.decided_by else {}),
+            **({"note": redact(request.decision_note)} if request.decision_note else {}),
+        }
+        try:
+            AuditLog(self.audit_path, key=self.audit_key, **_rotation(self.audit_max_bytes)).append(fields)
+        except AuditError:
+            if self.audit_on_failure != "allow":
+                raise
 
     def record_outcome(self, decision_record: dict | None, result, *, error: str = "",
                        exit_status: int | None = None) -> None:
@@ -169,7 +214,9 @@ def open_gate(options: GateOptions, env: Mapping[str, str] | None = None, *,
     key_file = env.get("CAPFENCE_AUDIT_KEY_FILE") or policy.audit.get("key_file")
     key_file = os.path.abspath(os.path.expanduser(key_file)) if key_file else None
     # The log wherever it is, with its segments and quarantine (`audit.jsonl*`), is capfence's own; so is the key.
-    own = (audit_path + "*",) + ((key_file,) if key_file else ())
+    from capfence_sh.approvals import store_path
+
+    own = (audit_path + "*", store_path(audit_path) + "*") + ((key_file,) if key_file else ())
     ctx, actor_source = build_context(
         env=env, cwd=cwd, workspace=options.workspace, environment=options.environment, actor=options.actor,
         policy_environment=policy.environment, policy_workspace=policy.workspace, env_complete=options.env_complete,
@@ -209,11 +256,63 @@ def real_shell(env: Mapping[str, str], name: str = "bash") -> str:
     raise GateError("no bash or sh found on PATH")
 
 
+def approval_gate(gate: Gate, verdict: Verdict, *, form_command: tuple[str, str] | None = None) -> int | None:
+    """For a command that needs a human: use a grant made for exactly this command if there is one; otherwise
+    file a request and (when asked to) wait for the decision. Returns None when the command may run, else the
+    exit status to refuse with. Every step is an audit record."""
+    from capfence_sh import approvals
+
+    form, command = form_command or (verdict.form, verdict.command)
+    ctx = gate.ctx
+    session = gate.session
+    approval = gate.policy.approval
+    ttl = float(approval.get("ttl", approvals.DEFAULT_TTL_SECONDS))
+    with approvals.ApprovalStore(approvals.store_path(gate.audit_path)) as store:
+        grant = store.consume_grant(command=command, form=form, cwd=ctx.cwd, actor=ctx.actor,
+                                    environment=ctx.environment, session=session)
+        if grant is not None:
+            gate.record_approval("consumed", grant)
+            return None
+        request, created = store.request(command=command, form=form, cwd=ctx.cwd, actor=ctx.actor,
+                                         environment=ctx.environment, session=session, rule=verdict.rule,
+                                         reason=verdict.reason, actions=_actions_for_audit(verdict), ttl=ttl)
+        if created:
+            gate.record_approval("requested", request)
+        print(f"capfence: approval required: {verdict.reason} (request {request.id})", file=sys.stderr)
+        wait = gate.options.wait if gate.options.wait is not None else float(approval.get("wait", 0))
+        if wait < 0:  # `--wait` without a number
+            wait = float(approval.get("wait", 0)) or 300.0
+        if wait <= 0:
+            return EXIT_DENIED
+        print(f"capfence: waiting up to {wait:g}s for a human to approve request {request.id} (`capfence review`)",
+              file=sys.stderr)
+        outcome = store.wait(request.id, wait)
+        if outcome.status == "approved" and store.consume(request.id):
+            gate.record_approval("consumed", store.get(request.id))
+            return None
+        if outcome.status == "rejected":
+            gate.record_approval("rejected-seen", outcome)
+            note = f": {outcome.decision_note}" if outcome.decision_note else ""
+            print(f"capfence: denied: request {request.id} was rejected by {outcome.decided_by}{note}",
+                  file=sys.stderr)
+        elif outcome.status == "expired":
+            gate.record_approval("expired", outcome)
+            print(f"capfence: denied: approval request {request.id} expired", file=sys.stderr)
+        else:
+            print(f"capfence: denied: approval timed out (request {request.id})", file=sys.stderr)
+        return EXIT_DENIED
+
+
 def execute(gate: Gate, verdict: Verdict, *, argv: list[str] | None = None, script: str | None = None,
             script_args: list[str] | tuple[str, ...] = ()) -> int:
-    """Record the decision, then spawn on allow (or in observe mode). Returns the exit status for the gate."""
+    """Record the decision, then spawn on allow (or in observe mode, or with a human's approval). Returns the
+    exit status for the gate."""
     record = gate.record_decision(verdict)
-    if not verdict.authorized:
+    if verdict.decision is Decision.REQUIRE_APPROVAL and verdict.mode != "observe":
+        refused = approval_gate(gate, verdict)
+        if refused is not None:
+            return refused
+    elif not verdict.authorized:
         print(refusal_line(verdict), file=sys.stderr)
         return EXIT_DENIED
     from capfence_sh.process import SpawnError, run_child
@@ -222,7 +321,7 @@ def execute(gate: Gate, verdict: Verdict, *, argv: list[str] | None = None, scri
     # Shims the command runs into (a nested `rm`, `bash -c`) need not decide again what was decided here.
     from capfence_sh.shim import MARKER, marker_for
 
-    env[MARKER] = marker_for(verdict, os.getpid())
+    env[MARKER] = marker_for(verdict, os.getpid(), approved=True)
     if script is not None:
         # `-c script name arg1 ...`: the same $0 and positional parameters as `bash -c`.
         command = [real_shell(gate.env), "-c", script, *script_args]

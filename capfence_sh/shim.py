@@ -40,12 +40,14 @@ def argv_hash(argv: list[str] | tuple[str, ...]) -> str:
     return _sha256("\0".join(words).encode("utf-8", "surrogateescape")).hexdigest()[:20]
 
 
-def marker_for(verdict, pid: int) -> str:
+def marker_for(verdict, pid: int, *, approved: bool = False) -> str:
+    """The marker for a child: the allowed actions (and, after a human's approval, the approved ones)."""
     from capfence_sh.decision import Decision
 
+    runnable = (Decision.ALLOW, Decision.REQUIRE_APPROVAL) if approved else (Decision.ALLOW,)
     hashes = []
     for item in verdict.actions:
-        if item.decision is Decision.ALLOW and item.action.argv and item.action.program:
+        if item.decision in runnable and item.action.argv and item.action.program:
             hashes.append(argv_hash(item.action.argv))
     return f"{pid}:{','.join(dict.fromkeys(hashes[:MAX_MARKED]))}"
 
@@ -119,13 +121,18 @@ def _gate_program(name: str, args: list[str], env: dict) -> int | None:
 
 
 def _enforce(gate, verdict, env: dict) -> int | None:
-    from capfence_sh.gate import refusal_line
+    from capfence_sh.decision import Decision
+    from capfence_sh.gate import approval_gate, refusal_line
 
     gate.record_decision(verdict)
-    if not verdict.authorized:
+    if verdict.decision is Decision.REQUIRE_APPROVAL and verdict.mode != "observe":
+        refused = approval_gate(gate, verdict)
+        if refused is not None:
+            return refused
+    elif not verdict.authorized:
         print(refusal_line(verdict), file=sys.stderr)
         return EXIT_DENIED
-    env[MARKER] = marker_for(verdict, os.getpid())
+    env[MARKER] = marker_for(verdict, os.getpid(), approved=True)
     return None
 
 
