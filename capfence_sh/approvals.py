@@ -83,6 +83,18 @@ class Request:
         return time.time() - self.created_at
 
 
+def reviewer() -> str:
+    """Who is deciding, for the record: `<user>@<terminal>` (or `@no-tty` for scripted decisions)."""
+    import getpass
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = str(os.getuid())
+    tty = os.ttyname(0) if os.isatty(0) else "no-tty"
+    return f"{who}@{tty}"
+
+
 def fingerprint(command: str, form: str, cwd: str, actor: str, environment: str) -> str:
     from capfence_sh.shim import _sha256
 
@@ -238,10 +250,17 @@ class ApprovalStore:
         return _request(row) if row is not None else None
 
     def pending(self) -> list[Request]:
-        with self._transaction():
-            self._expire(time.time())
-        rows = self._db.execute("SELECT * FROM requests WHERE status='pending' ORDER BY id DESC").fetchall()
+        """Pending requests that have not run out, newest first. Read-only: it never waits for the write lock."""
+        rows = self._db.execute("SELECT * FROM requests WHERE status='pending' AND expires_at>? ORDER BY id DESC",
+                                (time.time(),)).fetchall()
         return [_request(r) for r in rows]
+
+    def expire_due(self) -> list[Request]:
+        """Mark requests and grants whose time ran out as expired; returns them (each exactly once, whichever
+        process gets there first), so the caller can record the expiry in the audit log."""
+        with self._transaction():
+            ids = self._expire(time.time())
+        return [r for r in (self.get(i) for i in ids) if r is not None]
 
     def recent(self, limit: int = 100) -> list[Request]:
         rows = self._db.execute("SELECT * FROM requests ORDER BY id DESC LIMIT ?", (limit,)).fetchall()

@@ -12,6 +12,7 @@ from typing import Any, Optional
 import typer
 
 from capfence_sh.errors import EXIT_CHANGED, EXIT_USAGE, AuditError, PolicyError
+from capfence_sh.printable import printable
 
 audit_app = typer.Typer(
     help="Read and verify the audit log: every decision the gate made, hash-chained.\n\n"
@@ -282,32 +283,6 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(printable(text, keep_newlines=True))
-
-
-def printable(text: str, *, keep_newlines: bool = False) -> str:
-    """Text from the log made safe for a terminal: a proposed command may hold escape sequences (which would
-    drive the reviewer's terminal) or bytes that are not UTF-8 (kept by Python as lone surrogates)."""
-    if text.isprintable():
-        return text
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if ch.isprintable() or (keep_newlines and ch == "\n"):
-            out.append(ch)
-        elif 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, as surrogateescape keeps it
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif code < 0x100:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(f"\\u{code:04x}")
-    return "".join(out)
-
-
-# --- tail ---------------------------------------------------------------------------------------------------
 
 
 @audit_app.command("tail", help="The last records (decisions and outcomes); with -f, then every new one as it is "

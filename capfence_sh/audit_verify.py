@@ -125,10 +125,11 @@ class _Link:
 def verify_log(path: str, *, key: bytes | None = None, anchors: tuple[Anchor, ...] = ()) -> VerifyReport:
     """Verify the whole log (every segment, in order). Raises AuditError when there is no log at `path`."""
     with open_log(path) as log:
-        return _verify(path, log, key, anchors)
+        return verify_lines(path, log, key, anchors)
 
 
-def _verify(path: str, log, key: bytes | None, anchors: tuple[Anchor, ...]) -> VerifyReport:
+def verify_lines(path: str, log, key: bytes | None = None, anchors: tuple[Anchor, ...] = ()) -> VerifyReport:
+    """Verify an opened log snapshot (anything with `.segments` and `.lines()`), e.g. one that reports progress."""
     segments = log.segments
     report = VerifyReport(path, [s.path for s in segments], hmac_checked=key is not None)
     expected_anchor = {a.seq: a.hash for a in anchors}

@@ -239,16 +239,10 @@ def _approvals_gate():
     return open_gate(GateOptions())
 
 
-def _reviewer() -> str:
-    import getpass
-    import os
+def record_expired(gate, store) -> None:
+    from capfence_sh.gate import record_expired as record
 
-    try:
-        who = getpass.getuser()
-    except (KeyError, OSError):
-        who = str(os.getuid())
-    tty = os.ttyname(0) if os.isatty(0) else "no-tty"
-    return f"{who}@{tty}"
+    record(gate, store)
 
 
 @app.command("approve", help="Approve a pending request (a human's decision; agents are denied this command).")
@@ -268,8 +262,9 @@ def approve(request_id: int = typer.Argument(..., help="The request id from `cap
                    err=True)
         raise typer.Exit(2)
     with approvals.ApprovalStore(approvals.store_path(gate.audit_path)) as store:
+        record_expired(gate, store)
         try:
-            request = store.approve(request_id, by=_reviewer(), scope=scope,
+            request = store.approve(request_id, by=approvals.reviewer(), scope=scope,
                                     until=approvals.parse_until(until) if until else None, note=note)
         except approvals.ApprovalError as exc:
             typer.echo(f"capfence: {exc}", err=True)
@@ -285,8 +280,9 @@ def reject(request_id: int = typer.Argument(...),
 
     gate = _approvals_gate()
     with approvals.ApprovalStore(approvals.store_path(gate.audit_path)) as store:
+        record_expired(gate, store)
         try:
-            request = store.reject(request_id, by=_reviewer(), note=reason)
+            request = store.reject(request_id, by=approvals.reviewer(), note=reason)
         except approvals.ApprovalError as exc:
             typer.echo(f"capfence: {exc}", err=True)
             raise typer.Exit(1)
@@ -304,6 +300,7 @@ def approvals_list(all_requests: bool = typer.Option(False, "--all", help="Inclu
 
     gate = _approvals_gate()
     with approvals.ApprovalStore(approvals.store_path(gate.audit_path)) as store:
+        record_expired(gate, store)
         items = store.recent(200) if all_requests else store.pending()
     if as_json:
         for item in items:
@@ -316,6 +313,15 @@ def approvals_list(all_requests: bool = typer.Option(False, "--all", help="Inclu
         age = int(time.time() - item.created_at)
         typer.echo(f"{item.id:>5}  {item.status:<9} {age:>5}s  {item.actor:<14} {item.command}")
         typer.echo(f"{'':>5}  rule {item.rule}: {item.reason}")
+
+
+@app.command("review", help="A terminal UI for the pending approval requests (approve once or for the session, "
+                              "reject with a reason) and the audit log's history. Needs a terminal: refused (exit 2) "
+                              "when stdin or stdout is not one.")
+def review() -> None:
+    from capfence_sh.review import main as review_main
+
+    raise typer.Exit(review_main())
 
 
 def run_cli(args: list[str]) -> int:

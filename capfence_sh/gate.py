@@ -268,6 +268,7 @@ def approval_gate(gate: Gate, verdict: Verdict, *, form_command: tuple[str, str]
     approval = gate.policy.approval
     ttl = float(approval.get("ttl", approvals.DEFAULT_TTL_SECONDS))
     with approvals.ApprovalStore(approvals.store_path(gate.audit_path)) as store:
+        record_expired(gate, store)
         grant = store.consume_grant(command=command, form=form, cwd=ctx.cwd, actor=ctx.actor,
                                     environment=ctx.environment, session=session)
         if grant is not None:
@@ -301,6 +302,12 @@ def approval_gate(gate: Gate, verdict: Verdict, *, form_command: tuple[str, str]
         else:
             print(f"capfence: denied: approval timed out (request {request.id})", file=sys.stderr)
         return EXIT_DENIED
+
+
+def record_expired(gate: Gate, store) -> None:
+    """Expiries are audit records too, whoever notices them first (a gate, `capfence approvals`, the review UI)."""
+    for request in store.expire_due():
+        gate.record_approval("expired", request)
 
 
 def execute(gate: Gate, verdict: Verdict, *, argv: list[str] | None = None, script: str | None = None,

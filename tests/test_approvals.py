@@ -162,3 +162,14 @@ def test_agents_cannot_approve_through_the_gate(sandbox):
         assert json.loads(result.stdout)["rule"] == "capfence-admin", command
     write = sandbox.run("check", "--json", "-c", "sqlite3 ~/.local/state/capfence/approvals.db 'update x'")
     assert json.loads(write.stdout)["decision"] == "deny"
+
+
+def test_expiry_is_recorded_whoever_notices_it(gated):
+    policy = gated.write_policy("short.yaml", POLICY.format(ttl=1))
+    env = {"CAPFENCE_POLICY": str(policy)}
+    gated.run("exec", "--", "touch", "x", env=env)
+    time.sleep(1.5)
+    assert gated.run("approvals", env=env).stdout.strip() == "no pending approval requests"
+    assert gated.run("approvals", env=env).returncode == 0
+    expired = [e for e in events(gated) if e == ("approval", "expired")]
+    assert len(expired) == 1, "recorded once, by the first to notice"
