@@ -18,8 +18,6 @@ from functools import lru_cache
 
 from capfence_sh.actions import Target
 
-_WILD = "*?["
-
 
 @dataclass(frozen=True, slots=True)
 class PathPattern:
@@ -75,13 +73,12 @@ def glob_to_regex(pattern: str) -> str:
     return "".join(out) + r"\Z"
 
 
+_WILD_SEARCH = re.compile(r"[*?\[]").search  # one C-level scan: this runs per segment of every glob target
+
+
 def _first_wild(text: str) -> int:
-    cut = len(text)
-    for ch in _WILD:
-        k = text.find(ch)
-        if k >= 0:
-            cut = min(cut, k)
-    return cut
+    found = _WILD_SEARCH(text)
+    return found.start() if found else len(text)
 
 
 def _compatible_prefix(a: str, b: str) -> bool:
@@ -114,6 +111,13 @@ def may_match(target: Target, pattern: PathPattern) -> bool:
         if not pattern.anchored and (target.recursive or not last_segment.strip("*?")):
             # `cat *` against "**/*.pem": a bare wildcard is not evidence of touching a name that could be
             # anywhere; `cat .env.*` or `cat *.pem` is.
+            return False
+        # Cheap necessary conditions before the segment walk: every match starts with the glob's literal head
+        # and the pattern's, and (without a tree below it) ends with both literal tails.
+        if not _compatible_prefix(target.path[: _first_wild(target.path)], pattern.prefix):
+            return False
+        if not target.recursive and not _compatible_suffix(
+                target.path[max(target.path.rfind(ch) for ch in "*?]") + 1 :], pattern.suffix):
             return False
         return _segments_intersect(tuple(target.path.split("/")), pattern.segments, target.recursive)
     # Partly unknown: only what is certain (directory prefix, ending) can rule a match out.
@@ -161,10 +165,11 @@ def _segment_intersects(glob_segment: str, pattern_segment: str) -> bool:
     pattern_wild = _first_wild(pattern_segment) < len(pattern_segment)
     if not glob_wild and not pattern_wild:
         return glob_segment == pattern_segment
+    # Bash globs do not match names starting with "." unless the glob itself starts with ".": `*.py` never
+    # yields `.env`, nor anything `.env*` names.
+    if glob_wild and pattern_segment.startswith(".") and not glob_segment.startswith("."):
+        return False
     if glob_wild and not pattern_wild:
-        # Bash globs do not match names starting with "." unless the glob itself starts with ".".
-        if pattern_segment.startswith(".") and not glob_segment.startswith("."):
-            return False
         return fnmatchcase(pattern_segment, glob_segment)
     if pattern_wild and not glob_wild:
         return fnmatchcase(glob_segment, pattern_segment)

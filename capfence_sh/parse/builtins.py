@@ -38,11 +38,9 @@ def cd(call: Call) -> Outcome:
     else:
         destination = args[0]
     state.oldpwd = state.cwd
-    if destination.known and not destination.glob:
-        new = tuple(dict.fromkeys(paths.normalise(destination.value, cwd) for cwd in before))
-        state.cwds = new if all(c.startswith("/") for c in new) else ("",)
-    else:
-        state.cwds = ("",)
+    # An unknown destination may still be certain to lie under a directory (`cd "$(mktemp -d)"`, `cd /srv/*`).
+    new = tuple(dict.fromkeys(paths.change_directory(cwd, destination) for cwd in before))
+    state.cwds = new if all(new) else ("",)
     return call.outcome(call.emit(BUILTIN))
 
 
@@ -67,25 +65,55 @@ def popd(call: Call) -> Outcome:
 
 @handles("export", "declare", "typeset", "local", "readonly")
 def declare(call: Call) -> Outcome:
+    exports = call.program == "export"
+    nameref = False
+    assigned: list[tuple[str, Field]] = []
     for arg in call.args:
         text = arg.value
         if arg.known and text.startswith(("-", "+")):
+            exports = exports or (text.startswith("-") and "x" in text)
+            # `declare -n r=c` makes r another name for c (for export, -n removes the export instead).
+            nameref = nameref or (call.program != "export" and text.startswith("-") and "n" in text)
             continue
         name, eq, value = text.partition("=")
+        append = name.endswith("+")
         name = name.rstrip("+")
         if not _is_name(name):
             continue
         if eq:
-            if arg.known:
-                call.state.vars[name] = literal(value)
+            head = text[: len(text) - len(value)]  # "name=" or "name+="
+            if nameref:
+                # A reference follows whatever the other variable holds later: not tracked.
+                field = Field(f"${{{name}}}", False, False, "", "", False)
+            elif append:
+                # `export PATH+=:/opt/bin` appends to the current value.
+                previous = call.analyser.lookup_field(name, call.state)
+                if arg.known and previous is not None and previous.known:
+                    field = literal(previous.value + value)
+                else:
+                    field = Field(f"${name}{value}", False, False, "", "", False)
+            elif arg.known:
+                field = literal(value)
             else:
-                prefix = arg.prefix[len(name) + 1 :] if arg.prefix.startswith(name + "=") else ""
-                call.state.vars[name] = Field(value, False, arg.glob, prefix, arg.suffix, arg.trusted, arg.decoded)
+                prefix = arg.prefix[len(head) :] if arg.prefix.startswith(head) else ""
+                field = Field(value, False, False, prefix, arg.suffix, arg.trusted, arg.decoded, arg.fetched)
+            call.state.vars[name] = field
+            assigned.append((name, field))
         elif call.program != "export" and name not in call.state.vars:
             call.state.vars[name] = literal("")
     for name, value in call.assignments:
         call.state.vars[name] = value
-    return call.outcome(call.emit(BUILTIN))
+    names_given = any(not (a.known and a.value.startswith(("-", "+"))) for a in call.args)
+    functions_only = any(a.known and a.value.startswith("-") and ("f" in a.value or "F" in a.value) for a in call.args)
+    # `export`, `export -p`, `declare -x`: a listing of variables with their values (tokens included).
+    listing = not names_given and not functions_only and call.program in ("export", "declare", "typeset")
+    action = call.emit(BUILTIN + ("env.read",) if listing else BUILTIN)
+    if exports and assigned:
+        # `export GIT_PAGER='...'`, `export LD_PRELOAD=./x.so`: every later program sees them.
+        from capfence_sh.parse.shells import dangerous_assignments
+
+        dangerous_assignments(call, assigned)
+    return call.outcome(action)
 
 
 @handles("unset")
@@ -110,7 +138,7 @@ def alias(call: Call) -> Outcome:
             call.state.aliases[name] = value
         else:
             # An alias whose text is not known: any later use of the name runs something unknown.
-            call.state.aliases[name] = "__capfence_unknown_alias__"
+            call.state.aliases[name] = None
             call.dynamic(f"alias {name} is defined from text not known statically")
     return call.outcome(call.emit(BUILTIN))
 
@@ -122,32 +150,48 @@ def unalias(call: Call) -> Outcome:
     return call.outcome(call.emit(BUILTIN))
 
 
-@handles("__capfence_unknown_alias__")
-def unknown_alias(call: Call) -> Outcome:
-    return call.dynamic("runs an alias whose text is not known statically")
+@handles("hash")
+def hash_builtin(call: Call) -> Outcome:
+    """`hash -p /bin/rm ls` makes `ls` run /bin/rm."""
+    args = call.args
+    hashed = call.state.hashed
+    if len(args) >= 3 and args[0].known and args[0].value == "-p":
+        for name in args[2:]:
+            if name.known:
+                hashed[name.value] = args[1].value if args[1].known else None
+    elif args and args[0].known and args[0].value == "-d":
+        for name in args[1:]:
+            hashed.pop(name.value, None)
+    elif any(a.known and a.value == "-r" for a in args):
+        hashed.clear()
+    return call.outcome(call.emit(BUILTIN))
 
 
 @handles("set")
 def set_builtin(call: Call) -> Outcome:
     args = call.args
     state = call.state
-    for k, arg in enumerate(args):
+    k = 0
+    while k < len(args):
+        arg = args[k]
         text = arg.value
-        if text == "--":
+        if text == "--" or (text == "-" and arg.known):
             rest = args[k + 1 :]
-            state.positional = tuple(a.value for a in rest) if all(a.known for a in rest) else None
+            if text == "--" or rest:
+                state.positional = tuple(a.value for a in rest) if all(a.known for a in rest) else None
             break
-        if text in ("-o", "+o") and k + 1 < len(args) and args[k + 1].value == "errexit":
-            state.errexit = text == "-o"
-        elif text.startswith("-") and "e" in text[1:] and not text.startswith("--"):
-            state.errexit = True
-        elif text.startswith("+") and "e" in text[1:]:
-            state.errexit = False
-        elif not text.startswith(("-", "+")) and text != "errexit":
+        if not arg.known or not text.startswith(("-", "+")):
             rest = args[k:]
             state.positional = tuple(a.value for a in rest) if all(a.known for a in rest) else None
             break
-    return call.outcome(call.emit(BUILTIN))
+        letters = text[1:]
+        # Each `o` in a cluster takes the next word as an option name: `set -euo pipefail`, `set -o errexit`.
+        names = [a.value for a in args[k + 1 : k + 1 + letters.count("o")]]
+        if "e" in letters or "errexit" in names:
+            state.errexit = text.startswith("-")
+        k += 1 + len(names)
+    # Plain `set` prints every variable, the environment's tokens included.
+    return call.outcome(call.emit(BUILTIN + ("env.read",) if not args else BUILTIN))
 
 
 @handles("shift")
@@ -165,7 +209,8 @@ def source(call: Call) -> Outcome:
     if not call.args:
         return call.outcome(call.emit(BUILTIN))
     target = call.args[0]
-    action = call.emit(("shell.exec",), call.target(target, Access.EXEC))
+    # Sourcing reads the file into the shell (`set -a; . ./.env`), then runs it.
+    action = call.emit(("shell.exec", "fs.read"), call.target(target, Access.EXEC) + call.target(target, Access.READ))
     if target.known:
         path = paths.normalise(target.value, call.cwd)
         if path in ("/dev/stdin", "/proc/self/fd/0", "/dev/fd/0"):
@@ -181,7 +226,9 @@ def source(call: Call) -> Outcome:
                 positional = tuple(a.value for a in call.args[1:]) if len(call.args) > 1 else False
                 call.run_script(content, f"source {path}", positional=positional, share_state=True)
     elif target.value.startswith("<(") or target.value.startswith("/dev/fd/"):
-        call.dynamic("sources the output of a command")
+        from capfence_sh.parse.shells import unknown_code
+
+        unknown_code(call, target, "sources the output of a command")
     return call.outcome(action)
 
 
@@ -197,7 +244,10 @@ def eval_builtin(call: Call) -> Outcome:
         return call.outcome(action)
     if _TRUSTED_EVAL.match(call.text) and not any(a.decoded for a in args):
         return call.outcome(call.emit(BUILTIN, note="eval of a well-known tool's shell setup output"))
-    return call.dynamic("eval of text not known statically")
+    from capfence_sh.parse.shells import unknown_code
+
+    unknown_code(call, _joined(args), "eval of text not known statically")
+    return call.outcome(call.analyser.actions[-1])
 
 
 @handles("trap")
@@ -344,8 +394,12 @@ def format_printf(fmt: str, values: list[str]) -> str:
 
 @handles("pwd")
 def pwd(call: Call) -> Outcome:
+    cwds = call.state.cwds
     if call.cwd:
         call.stdout = call.cwd + "\n"
+    elif len(cwds) == 1 and cwds[0].startswith(paths.UNDER):
+        call.stdout_prefix = cwds[0][len(paths.UNDER) :].rstrip("/") + "/"
+        call.stdout_trusted = True
     return call.outcome(call.emit(BUILTIN))
 
 
@@ -364,12 +418,14 @@ def enable(call: Call) -> Outcome:
 
 
 @handles("true", "false", ":", "test", "[", "[[", "let", "return", "exit", "break", "continue", "wait", "shopt",
-         "umask", "ulimit", "getopts", "hash", "type", "jobs", "fg", "bg", "disown", "history", "dirs", "caller",
+         "umask", "ulimit", "getopts", "type", "jobs", "fg", "bg", "disown", "history", "dirs", "caller",
          "help", "times", "suspend", "logout", "compgen", "complete", "compopt", "__capfence_cond__",
          "__capfence_arith__", "__capfence_case__", "__capfence_array__", "bind", "sleep", "expr",
          "seq", "yes", "basename", "dirname", "date", "tty", "clear", "reset", "tput", "stty", "nproc")
 def plain(call: Call) -> Outcome:
     program = call.program
+    if program in ("__capfence_arith__", "let"):
+        _arithmetic_indirection(call)
     if program == "basename" and len(call.args) >= 1 and all(a.known for a in call.args):
         operands = [a.value for a in call.args if not a.value.startswith("-")]
         if operands:
@@ -386,6 +442,23 @@ def plain(call: Call) -> Outcome:
         call.stdout_trusted = True
     caps = ("sys.read",) if program in ("date", "tty", "nproc") else BUILTIN
     return call.outcome(call.emit(caps))
+
+
+def _arithmetic_indirection(call: Call) -> None:
+    """`x='a[$(reboot)]'; echo $((x))`: arithmetic evaluates a variable's value as an expression, and array
+    subscripts in it run their substitutions. The pre-pass does not pass the names an expression uses, so every
+    variable this script set to text holding a substitution is taken as possibly used."""
+    from capfence_sh.parse.words import substitutions_in
+
+    for name, value in list(call.state.vars.items()):
+        if value is not None and value.known and ("$(" in value.value or "`" in value.value):
+            for script in substitutions_in(value.value):
+                call.run_script(script, f"arithmetic on ${name}")
+
+
+def _joined(fields: list[Field]) -> Field:
+    return Field(" ".join(f.value for f in fields), all(f.known for f in fields), False, "", "",
+                 all(f.trusted for f in fields), any(f.decoded for f in fields), any(f.fetched for f in fields))
 
 
 def _is_name(text: str) -> bool:

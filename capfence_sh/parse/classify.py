@@ -130,9 +130,16 @@ def copy(call: Call) -> Outcome:
         capabilities[0:0] = ["fs.read", "fs.delete"]
         targets += _targets(call, sources, Access.DELETE, recursive=True)
         targets += _targets(call, sources, Access.READ, recursive=True)
+    elif program in ("ln", "link"):
+        # A link reads nothing itself, but whatever reads the link later reads its source
+        # (`ln -s ~/.ssh/id_rsa x && cat x`): the source is exposed from here on.
+        symbolic = parsed.has("s", "symbolic")
+        targets += _targets(call, [_link_source(call, s, destination, symbolic) for s in sources], Access.READ)
     _remember_copied_programs(call, sources, destination, parsed.has("target-directory", "t"))
     if program in ("cp", "mv", "install", "ln"):
         _remember_copied_files(call, sources, destination)
+    if program in ("ln", "link"):
+        _remember_links(call, sources, destination, parsed.has("s", "symbolic"))
     return call.outcome(call.emit(tuple(capabilities), targets, flags=frozenset(parsed.flags)))
 
 
@@ -152,6 +159,32 @@ def _remember_copied_programs(call: Call, sources: list[Field], destination: Fie
         names = [dest, dest.rstrip("/") + "/" + source.value.rsplit("/", 1)[-1]]
         for name in names if not into_dir else names[1:]:
             call.state.shared.programs[name] = program
+
+
+def _link_source(call: Call, source: Field, destination: Field, symbolic: bool) -> Field:
+    """What a link points to: a relative symbolic link is resolved from the directory it is in, a hard link
+    from the working directory."""
+    if not (symbolic and source.known and destination.known) or source.value.startswith("/"):
+        return source
+    dest = paths.normalise(destination.value, call.cwd)
+    if not dest.startswith("/"):
+        return source
+    return literal(paths.normalise(source.value, dest.rsplit("/", 1)[0] or "/"))
+
+
+def _remember_links(call: Call, sources: list[Field], destination: Field, symbolic: bool) -> None:
+    """`ln -s /etc x`: later paths through x are paths under /etc."""
+    if not destination.known:
+        return
+    dest = paths.normalise(destination.value, call.cwd)
+    for source in sources:
+        points_to = _link_source(call, source, destination, symbolic).value
+        if not source.known or not points_to.startswith("/"):
+            continue
+        name = source.value.rstrip("/").rsplit("/", 1)[-1]
+        # `ln -s SRC DIR` makes DIR/name when DIR is a directory; which one it is cannot be known here.
+        for link in (dest, dest.rstrip("/") + "/" + name):
+            call.state.shared.links[link] = points_to
 
 
 def _remember_copied_files(call: Call, sources: list[Field], destination: Field) -> None:
@@ -454,7 +487,7 @@ def reader(call: Call) -> Outcome:
     program = call.program
     short, long, leading = _READERS[program]
     parsed = parse_options(call.args, OptSpec(short_with_value=short, long_with_value=frozenset(long)))
-    operands = list(parsed.operands)
+    operands = [o for o in parsed.operands if not (program in ("less", "more", "most") and o.value.startswith("+"))]
     patterns_given = parsed.values.get("e") or parsed.values.get("regexp") or parsed.values.get("f") \
         or parsed.values.get("file") or parsed.values.get("from-file") or parsed.values.get("expression")
     if leading and not (patterns_given and program in ("grep", "egrep", "fgrep", "zgrep", "rg", "ag", "ack")):
@@ -485,11 +518,31 @@ def reader(call: Call) -> Outcome:
         call.stdout = call.state.shared.files.get(path)
     if program == "jq" and parsed.operands[:1] and re.search(r"\benv\b|\$ENV", parsed.operands[0].value):
         capabilities.append("env.read")
+    if program in ("grep", "egrep", "fgrep", "rg", "ag", "ack") and files_listed(parsed) and targets:
+        # `grep -rl x src | xargs sed -i ...`: every line printed is a file under the searched paths.
+        from capfence_sh.parse.wrappers import common_root
+
+        call.stdout_prefix = common_root(call, [o for o in operands if o.value != "-"])
+        call.stdout_trusted = bool(call.stdout_prefix)
     if program == "openssl":
         return _openssl(call, targets)
-    if program in ("less", "more", "most") and parsed.value("log-file") is not None:
-        capabilities.append("fs.write")
+    if program in ("less", "more", "most"):
+        if parsed.value("log-file") is not None:
+            capabilities.append("fs.write")
+        for arg in call.args:
+            # `less +'!cmd' f`: a command run at startup, and `!` runs a shell command.
+            if arg.value.startswith("+") and "!" in arg.value:
+                command = arg.value[1:].lstrip(":").lstrip()
+                if arg.known and command.startswith("!"):
+                    call.run_script(command[1:], f"{program} !")
+                else:
+                    call.dynamic(f"{program} runs a startup command: {arg.value}")
     return call.outcome(call.emit(tuple(capabilities) or ("shell.builtin",), targets, flags=frozenset(parsed.flags)))
+
+
+def files_listed(parsed) -> bool:
+    """grep -l / -L, rg --files: the output is file names, one a line."""
+    return parsed.has("l", "L", "files-with-matches", "files-without-match", "files")
 
 
 def _static_decode(call: Call, program: str, parsed) -> None:
@@ -511,12 +564,18 @@ def _static_decode(call: Call, program: str, parsed) -> None:
         call.stdout = None
 
 
+_OPENSSL_CERTIFICATE_TOOLS = frozenset({"x509", "verify", "crl", "crl2pkcs7", "req", "nseq"})
+
+
 def _openssl(call: Call, targets: list) -> Outcome:
     args = call.args
     sub = args[0].value if args else ""
     capabilities = ["fs.read"] if targets else ["sys.read"]
     words = [a.value for a in args]
-    inputs = [args[k + 1] for k, a in enumerate(args[:-1]) if a.value in ("-in", "-key", "-inkey", "-CAkey", "-kfile")]
+    # Certificate tools print certificates only: their -in (`x509 -in certs/dev.pem -text`) cannot reveal a key.
+    input_flags = ("-key", "-inkey", "-CAkey", "-kfile") if sub in _OPENSSL_CERTIFICATE_TOOLS else (
+        "-in", "-key", "-inkey", "-CAkey", "-kfile")
+    inputs = [args[k + 1] for k, a in enumerate(args[:-1]) if a.value in input_flags]
     outputs = [args[k + 1] for k, a in enumerate(args[:-1]) if a.value in ("-out", "-keyout")]
     read_targets = _targets(call, inputs, Access.READ)
     write_targets = _targets(call, outputs, Access.WRITE)
@@ -734,7 +793,7 @@ def system_config(call: Call) -> Outcome:
 # --- network ---------------------------------------------------------------------------------------------------
 
 _CURL = OptSpec(
-    short_with_value="oOdFTXHuAbcDeEKmrtxyYzwCQPUz",
+    short_with_value="odFTXHuAbcDeEKmrtxyYzwCQPU",
     long_with_value=frozenset({
         "output", "data", "data-ascii", "data-binary", "data-raw", "data-urlencode", "form", "form-string",
         "upload-file", "request", "header", "user", "user-agent", "cookie", "cookie-jar", "dump-header", "referer",
@@ -799,8 +858,12 @@ def curl(call: Call) -> Outcome:
 
 
 def _after(field: Field, k: int) -> Field:
+    """The word without its first k characters (`@file` -> `file`), keeping what is known of it."""
     text = field.value[k:]
-    return literal(text) if field.known else Field(text, False, field.glob, "", field.suffix, field.trusted)
+    if field.known:
+        return literal(text)
+    prefix = field.prefix[k:] if len(field.prefix) > k else ""
+    return Field(text, False, field.glob, prefix, field.suffix, field.trusted, field.decoded, field.fetched)
 
 
 def _mark_downloaded(call: Call, field: Field) -> None:
@@ -932,7 +995,8 @@ def ssh(call: Call) -> Outcome:
     action = call.emit(tuple(capabilities), note=f"runs a command on {host}")
     if all(f.known for f in command):
         # The remote side joins the words with spaces and runs them with the user's shell.
-        call.run_script(" ".join(f.value for f in command), f"ssh {host}", remote=host)
+        stdin = None if parsed.has("n") else call.stdin
+        call.run_script(" ".join(f.value for f in command), f"ssh {host}", remote=host, stdin=stdin)
     else:
         call.dynamic(f"ssh {host} runs a command not known statically")
     return call.outcome(action)
@@ -1100,6 +1164,11 @@ def redis(call: Call) -> Outcome:
         verb = command.strip().split(" ", 1)[0].upper() if command.strip() else ""
         if verb in ("FLUSHALL", "FLUSHDB", "SHUTDOWN", "DEBUG", "SWAPDB") or (verb == "CONFIG" and "SET" in command.upper()):
             capabilities.append("db.drop")
+        elif verb == "EVAL" and _REDIS_DESTRUCTIVE.search(command):
+            # `EVAL "redis.call('flushall')" 0`: a Lua script runs the same commands.
+            capabilities.append("db.drop")
+        elif verb in ("EVALSHA", "FCALL", "FCALL_RO"):
+            capabilities.append("db.script")
         elif verb in ("DEL", "UNLINK", "SET", "HSET", "LPUSH", "RPUSH", "SADD", "ZADD", "EXPIRE", "INCR", "DECR",
                       "RENAME", "MSET", "APPEND", "HDEL", "LPOP", "RPOP", "SREM", "ZREM", "PUBLISH", "EVAL",
                       "EVALSHA", "SCRIPT", "FUNCTION", "MIGRATE", "RESTORE", "MODULE", "SLAVEOF", "REPLICAOF",
@@ -1108,8 +1177,12 @@ def redis(call: Call) -> Outcome:
         else:
             capabilities.append("db.read")
     if parsed.value("eval") is not None:
-        capabilities.append("db.write")
+        # `--eval script.lua`: a Lua file whose commands are not known here.
+        capabilities.append("db.script")
     return call.outcome(call.emit(tuple(dict.fromkeys(capabilities or ["db.read"]))))
+
+
+_REDIS_DESTRUCTIVE = re.compile(r"flushall|flushdb|shutdown|swapdb", re.IGNORECASE)
 
 
 @handles("mongo", "mongosh")
@@ -1232,18 +1305,24 @@ def package_manager(call: Call) -> Outcome:
     if program == "uv" and verb == "tool" and len(operands) > 1 and operands[1] == "run":
         call.argv = [call.argv[0], *call.args[call.args.index(next(a for a in call.args if a.value == "run")) + 1 :]]
         return _package_runner(call, [a.value for a in call.args])
+    if program == "nix" and verb in ("develop", "shell") and any(w in ("-c", "--command") for w in words):
+        # `nix develop -c CMD ARGS`: the command runs in the environment nix builds.
+        index = next(k for k, w in enumerate(words) if w in ("-c", "--command"))
+        call.emit(("pkg.install", "shell.exec"), subcommand=verb)
+        return call.run_argv(call.args[index + 1 :], f"nix {verb}")
     if program in ("uv", "poetry", "pdm", "rye", "hatch", "pipx", "pixi") and verb in ("pip",):
         sub = operands[1] if len(operands) > 1 else ""
         return call.outcome(call.emit(("pkg.install",) if sub in _INSTALL_VERBS else ("code.exec",), subcommand=f"pip {sub}"))
+    # `direnv exec DIR CMD`, `nvm exec VERSION CMD`: one operand before the command.
+    if program in ("nvm",) and verb in ("exec", "run"):
+        return _run_wrapper(call, skip=1)
+    if program == "direnv" and verb == "exec":
+        return _run_wrapper(call, skip=1)
     wrapper_verb = _RUN_WRAPPER_SUBCOMMANDS.get(program)
     if wrapper_verb and verb == wrapper_verb and program not in ("cargo", "dotnet", "mix", "go"):
         return _run_wrapper(call)
     if program in ("mise", "rtx") and verb in ("x", "exec"):
         return _run_wrapper(call)
-    if program in ("nvm",) and verb in ("exec", "run"):
-        return _run_wrapper(call, skip=1)
-    if program == "direnv" and verb == "exec":
-        return _run_wrapper(call, skip=1)
     if verb in _PUBLISH_VERBS or (program in ("cargo", "gem") and verb in ("publish", "push", "yank", "owner")) \
             or (program == "dotnet" and verb == "nuget" and "push" in operands) or (program in ("mvn", "gradle") and
                                                                                    any(o in ("deploy", "publish") for o in operands)):
@@ -1264,6 +1343,8 @@ def package_manager(call: Call) -> Outcome:
         if verb == "clean" and "-modcache" in words:
             return call.outcome(call.emit(("fs.delete",), subcommand=verb))
         return call.outcome(call.emit(("code.exec",), subcommand=verb))
+    if program in ("npm", "pnpm", "yarn", "bun"):
+        _package_json_scripts(call, program, verb, operands)
     if program in ("npm", "pnpm", "yarn", "bun") and verb in ("run", "run-script", "start", "test", "t") or (
             program == "yarn" and verb and verb not in _INSTALL_VERBS and verb not in _PUBLISH_VERBS):
         return call.outcome(call.emit(("code.exec",), subcommand=verb, note="runs a package.json script"))
@@ -1286,6 +1367,53 @@ def package_manager(call: Call) -> Outcome:
             return call.outcome(call.emit(("fs.delete",), subcommand=verb))
         return call.outcome(call.emit(("pkg.install",), subcommand=verb, flags=flags))
     return call.outcome(call.emit(("code.exec",), subcommand=verb))
+
+
+_LIFECYCLE = ("preinstall", "install", "postinstall", "prepare", "preprepare", "postprepare")
+
+
+def _package_json_scripts(call: Call, program: str, verb: str, operands: list[str]) -> None:
+    """The package.json scripts this command runs, when this script set them: `npm pkg set scripts.x='...'`,
+    or a package.json it wrote (`echo '{"scripts": ...}' > package.json && npm install`)."""
+    if verb == "pkg" and operands[1:2] == ["set"]:
+        for assignment in operands[2:]:
+            key, eq, value = assignment.partition("=")
+            if eq and key.startswith("scripts."):
+                call.run_script(value, f"{program} script {key[8:]}")
+        return
+    if verb == "set-script" and len(operands) >= 3:
+        call.run_script(operands[2], f"{program} script {operands[1]}")
+        return
+    path = paths.normalise("package.json", call.cwd)
+    files = call.state.shared.files
+    if path not in files:
+        return
+    if verb in ("run", "run-script"):
+        names = [operands[1], "pre" + operands[1], "post" + operands[1]] if len(operands) > 1 else []
+    elif verb in ("start", "test", "t", "restart", "stop"):
+        name = "test" if verb == "t" else verb
+        names = [name, "pre" + name, "post" + name]
+    elif verb in ("install", "i", "ci", "add", "in", "isntall") or not verb:
+        names = list(_LIFECYCLE)
+    elif program == "yarn" and verb not in _INSTALL_VERBS:
+        names = [verb]
+    else:
+        return
+    content = files[path]
+    if content is None:
+        call.dynamic(f"{program} {verb} runs scripts of a package.json written earlier, not known statically")
+        return
+    import json
+
+    try:
+        scripts = json.loads(content).get("scripts") or {}
+    except (ValueError, AttributeError):
+        call.dynamic("package.json written earlier cannot be read as JSON")
+        return
+    for name in names:
+        script = scripts.get(name) if isinstance(scripts, dict) else None
+        if isinstance(script, str):
+            call.run_script(script, f"{program} script {name}")
 
 
 def _package_runner(call: Call, words: list[str]) -> Outcome:
@@ -1320,6 +1448,10 @@ def _package_runner(call: Call, words: list[str]) -> Outcome:
             return call.run_argv([literal(w) for w in mapped] + rest, f"{program} {package}")
         if rest:
             return call.run_argv(rest, f"{program} {package}")
+        return call.outcome(action)
+    # The package's command may also be any program on PATH (`npm exec -- rm -rf ~`): analyse it as that command.
+    if "/" not in package:
+        call.run_argv([literal(package), *rest], f"{program} {package}")
     return call.outcome(action)
 
 
@@ -1348,22 +1480,51 @@ def _build_tool(call: Call, words: list[str]) -> Outcome:
     capabilities = ["code.exec"]
     operands = [w for w in words if not w.startswith("-")]
     if program in ("make", "gmake"):
-        for k, w in enumerate(words):
-            if w.startswith("SHELL=") or w.startswith(".SHELLFLAGS="):
-                call.dynamic("make with a replaced SHELL")
-            if w in ("-f", "--file", "--makefile") and k + 1 < len(words):
-                path = paths.normalise(words[k + 1], call.cwd)
-                content = call.state.shared.files.get(path)
-                if path in call.state.shared.files:
-                    if content is None:
-                        call.dynamic(f"make runs {path}, written earlier in this script")
-                    else:
-                        for line in content.splitlines():
-                            if line.startswith("\t"):
-                                call.run_script(line.strip().lstrip("@-+"), f"make -f {words[k + 1]}")
+        _makefile_recipes(call, words)
         if any(o in ("clean", "distclean", "mrproper") for o in operands):
             capabilities.append("fs.delete")
     return call.outcome(call.emit(tuple(capabilities), subcommand=operands[0] if operands else ""))
+
+
+def _makefile_recipes(call: Call, words: list[str]) -> None:
+    """The recipes make would run, when the makefile is text this script wrote or passed (`printf ... > Makefile
+    && make`, `make -f - <<EOF`, `make --eval=...`)."""
+    texts: list[tuple[str, str | None]] = []
+    files = call.state.shared.files
+    names: list[str] = []
+    for k, w in enumerate(words):
+        if w.startswith("SHELL=") or w.startswith(".SHELLFLAGS="):
+            call.dynamic("make with a replaced SHELL")
+        value = words[k + 1] if k + 1 < len(words) else None
+        if w.startswith("--eval="):
+            texts.append(("make --eval", w.split("=", 1)[1]))
+        elif w == "--eval" and value is not None:
+            texts.append(("make --eval", value))
+        elif w.startswith(("--file=", "--makefile=")):
+            names.append(w.split("=", 1)[1])
+        elif w in ("-f", "--file", "--makefile") and value is not None:
+            names.append(value)
+    for name in names:
+        path = paths.normalise(name, call.cwd)
+        if (name == "-" or path == "/dev/stdin") and call.stdin is not None:
+            texts.append(("make -f -", call.stdin.content))
+        elif path in files:
+            texts.append((f"make -f {name}", files[path]))
+    if not names:
+        # Without -f, make reads GNUmakefile, makefile or Makefile from the directory it runs in (or -C's).
+        directory = next((words[k + 1] for k, w in enumerate(words[:-1]) if w in ("-C", "--directory")), ".")
+        for name in ("GNUmakefile", "makefile", "Makefile"):
+            path = paths.normalise(directory + "/" + name, call.cwd)
+            if path in files:
+                texts.append((f"make ({name})", files[path]))
+                break
+    for label, text in texts:
+        if text is None:
+            call.dynamic(f"{label} runs recipes not known statically")
+            continue
+        for line in text.splitlines():
+            if line.startswith("\t"):
+                call.run_script(line.strip().lstrip("@-+"), label)
 
 
 def publish_tools(call: Call) -> Outcome:
@@ -1418,7 +1579,8 @@ def editor(call: Call) -> Outcome:
                     call.run_script(bang.group(1), f"{call.program} !")
                 else:
                     call.dynamic(f"{call.program} runs an editor command: {command.value}")
-    operands = [a for a in args if not a.value.startswith(("-", "+"))]
+    operands = [a for k, a in enumerate(args) if not a.value.startswith(("-", "+")) and not (
+        k > 0 and args[k - 1].value in ("-c", "--cmd", "-S", "-u", "-i", "-T", "-w", "-W", "-s"))]
     targets += _targets(call, operands, Access.READ) + _targets(call, operands, Access.WRITE)
     if call.program == "ed" and call.stdin is not None and call.stdin.content:
         for line in call.stdin.content.splitlines():
@@ -1521,6 +1683,68 @@ def archives(call: Call) -> Outcome:
         capabilities += ["fs.write", "fs.delete"]
         targets += _targets(call, operands, Access.DELETE) + _targets(call, operands, Access.WRITE)
     return call.outcome(call.emit(tuple(capabilities), targets))
+
+
+_LINTER_FIXES = {"codespell": ("w", "write-changes"), "typos": ("w", "write-changes"), "markdownlint": ("fix",),
+                 "markdownlint-cli2": ("fix",), "taplo": ("fmt", "format")}
+
+
+@handles("yamllint", "codespell", "actionlint", "markdownlint", "markdownlint-cli2", "cspell", "vale", "proselint",
+         "editorconfig-checker", "typos", "jsonlint", "taplo", "write-good", "alex")
+def linters(call: Call) -> Outcome:
+    """Linters read the files and trees they are given; some rewrite them when asked to fix."""
+    parsed = parse_options(call.args)
+    operands = [o for o in parsed.operands if o.value not in ("fmt", "format", "lint", "check")]
+    fixes = _LINTER_FIXES.get(call.program, ())
+    writes = parsed.has(*fixes) or any(o.value in fixes for o in parsed.operands)
+    targets = _targets(call, operands, Access.READ, recursive=True)
+    if writes:
+        targets += _targets(call, operands or [literal(".")], Access.WRITE, recursive=True)
+    return call.outcome(call.emit(("fs.read", "fs.write") if writes else ("fs.read",), targets,
+                                  flags=frozenset(parsed.flags)))
+
+
+@handles("tr")
+def tr(call: Call) -> Outcome:
+    """tr only filters standard input; a character map is also a way to hide a payload (`tr a-z n-za-m | sh`)."""
+    args = call.args
+    stdin = call.stdin
+    if stdin is not None and stdin.content is not None and all(a.known for a in args):
+        call.stdout = _translate(stdin.content, [a.value for a in args])
+    return call.outcome(call.emit(("data.decode",)))
+
+
+def _translate(text: str, args: list[str]) -> str | None:
+    """What `tr SET1 SET2` or `tr -d SET` prints, for plain sets of characters and ranges; None otherwise."""
+    delete = args[:1] == ["-d"]
+    sets = args[1:] if delete else args
+    if any(s.startswith("-") for s in sets) or len(sets) != (1 if delete else 2):
+        return None
+    expanded = [_tr_set(s) for s in sets]
+    if any(e is None for e in expanded):
+        return None
+    if delete:
+        return "".join(c for c in text if c not in expanded[0])  # type: ignore[operator]
+    source, target = expanded  # type: ignore[misc]
+    if not target:
+        return None
+    target = target + target[-1] * max(0, len(source) - len(target))
+    return text.translate({ord(a): b for a, b in zip(source, target)})
+
+
+def _tr_set(spec: str) -> str | None:
+    if "\\" in spec or "[" in spec:
+        return None  # classes, escapes and repeats are not worth modelling
+    out: list[str] = []
+    i = 0
+    while i < len(spec):
+        if i + 2 < len(spec) and spec[i + 1] == "-" and spec[i] <= spec[i + 2]:
+            out.extend(chr(c) for c in range(ord(spec[i]), ord(spec[i + 2]) + 1))
+            i += 3
+        else:
+            out.append(spec[i])
+            i += 1
+    return "".join(out)
 
 
 @handles("patch")

@@ -65,9 +65,14 @@ _PY_POWER = {"os.reboot"}
 def scan_python(code: str, home: str) -> Findings:
     import ast
 
+    import warnings
+
     findings = Findings()
     try:
-        tree = ast.parse(code)
+        # Compiling someone else's code must not print its SyntaxWarnings on the gate's stderr.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return scan_patterns("python", code, home)
     aliases: dict[str, str] = {}
@@ -345,16 +350,139 @@ _LANG_NET = re.compile(r"\b(?:https?\.(?:get|request)|fetch\s*\(|net\.connect|Ne
                        r"curl_exec|IO::Socket|TCPSocket|open-uri|URI\.open|socket\.|http\.request|XMLHttpRequest|"
                        r"Deno\.connect|WebSocket|require\(['\"](?:https?|net|dgram)['\"]\))")
 _PERL_OPEN = re.compile(r"""\bopen\s*\(?\s*(?:my\s+)?[\$\w]+\s*,\s*(?:(['"])([<>+]{1,2})\1\s*,\s*""" + _STR +
-                        r"""|(['"])([<>+]{0,2})\s*([^'"]+)\6)""")
+                        r"""|(['"])([<>+]{0,2})\s*([^'"]+)\5)""")  # 2-argument open: quote, mode, path
 _BACKTICKS = re.compile(r"`([^`]*)`")
-_PERL_QX = re.compile(r"\bqx\s*([{(\[/|!])(.*?)[})\]/|!]", re.DOTALL)
-_RUBY_PX = re.compile(r"%x\s*([{(\[|!])(.*?)[})\]|!]", re.DOTALL)
+# Quote-like operators close with the bracket that matches the opening one, or with the same character.
+_QUOTE_LIKE = r"\s*(?:\{(.*?)\}|\((.*?)\)|\[(.*?)\]|<(.*?)>|([^\w\s{(\[<])(.*?)\5)"
+_PERL_QX = re.compile(r"\bqx" + _QUOTE_LIKE, re.DOTALL)
+_RUBY_PX = re.compile(r"%x" + _QUOTE_LIKE, re.DOTALL)
 _NODE_ARGV = re.compile(r"\b(?:spawn|spawnSync|execFile|execFileSync)\s*\(\s*" + _STR + r"\s*,\s*\[([^\]]*)\]")
 _ARRAY_ITEM = re.compile(_STR)
 _AWK_PIPE = re.compile(r"""\|\s*""" + _STR + r"""|""" + _STR + r"""\s*\|\s*getline""")
 _AWK_REDIRECT = re.compile(r""">{1,2}\s*""" + _STR)
 _ENV_DUMP = re.compile(r"\bprocess\.env\b(?!\s*\.|\s*\[)|%ENV\b|\bENV\.(?:to_h|each|inspect)|\bgetenv\s*\(\s*\)|"
                        r"\$_ENV\b|\bSys\.getenv\s*\(\s*\)")
+
+
+_NEXT_LITERAL = re.compile(r"\s*,\s*" + _STR)
+
+
+def _more_literals(text: str, at: int) -> list[str]:
+    """The string literals that follow the one ending at `at`, separated by commas."""
+    items = []
+    while True:
+        match = _NEXT_LITERAL.match(text, at)
+        if not match:
+            return items
+        items.append(_literal(match))
+        at = match.end()
+
+
+# The home directory as the other languages spell it.
+_HOME_REF = (r"""(?:process\.env\.HOME|process\.env\[\s*['"]HOME['"]\s*\]|(?:require\(\s*['"](?:node:)?os['"]\s*\)|os)"""
+             r"""\.homedir\(\)|ENV\[\s*['"]HOME['"]\s*\]|ENV\.fetch\(\s*['"]HOME['"]\s*\)|Dir\.home|"""
+             r"""\$ENV\{\s*['"]?HOME['"]?\s*\}|(?:os\.)?getenv\(\s*['"]HOME['"]\s*\)|\$_SERVER\[\s*['"]HOME['"]\s*\]|"""
+             r"""Deno\.env\.get\(\s*['"]HOME['"]\s*\)|Deno\.env\.HOME)""")
+_HOME_ONLY = re.compile(r"\s*" + _HOME_REF + r"\s*\Z")
+_HOME_INTERPOLATED = re.compile(r"\$\{\s*" + _HOME_REF + r"\s*\}|#\{\s*" + _HOME_REF + r"\s*\}|" + _HOME_REF)
+_JOINERS = re.compile(r"\s*(?:path\.(?:join|resolve)|File\.(?:join|expand_path)|os\.path\.join|join_paths)\s*\(")
+_TEMPLATE = re.compile(r"`([^`]*)`\Z", re.DOTALL)
+
+
+def path_expression(code: str, at: int, home: str) -> str | None:
+    """The value of the path argument that starts at `at` (after `readFileSync(`), when it is built from string
+    literals and the home directory: `process.env.HOME + "/.ssh/id_rsa"`, `File.expand_path("~/.aws/credentials")`,
+    `path.join(os.homedir(), ".ssh")`. None when it depends on anything else."""
+    return _path_value(_argument(code, at), home)
+
+
+def _argument(code: str, at: int) -> str:
+    """The text of one argument: up to the first comma or closing bracket at its own level."""
+    depth, i, n = 0, at, len(code)
+    while i < n:
+        c = code[i]
+        if c in "\"'`":
+            end = i + 1
+            while end < n and code[end] != c:
+                end += 2 if code[end] == "\\" else 1
+            i = end + 1
+            continue
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            if depth == 0:
+                break
+            depth -= 1
+        elif c in ",;\n" and depth == 0:
+            break
+        i += 1
+    return code[at:i]
+
+
+def _path_value(text: str, home: str) -> str | None:
+    text = text.strip()
+    if not text:
+        return None
+    joiner = _JOINERS.match(text)
+    if joiner and text.endswith(")"):
+        inner = text[joiner.end() : -1]
+        pieces, at = [], 0
+        while at <= len(inner):
+            piece = _argument(inner, at)
+            pieces.append(_path_value(piece, home))
+            at += len(piece) + 1
+        if not pieces or any(p is None for p in pieces):
+            return None
+        out = ""
+        for piece in pieces:  # type: ignore[assignment]
+            out = piece if piece.startswith("/") else (out.rstrip("/") + "/" + piece if out else piece)  # type: ignore[union-attr]
+        return _home(out, home) if "expand_path" in joiner.group(0) else out
+    if _HOME_ONLY.match(text):
+        return home or None
+    literal = re.match(_STR + r"\s*\Z", text)
+    if literal:
+        value = _literal(literal)
+        # "#{Dir.home}/.ssh" (Ruby), "$ENV{HOME}/.ssh" (Perl), and their like inside double quotes.
+        return _HOME_INTERPOLATED.sub(home, value) if home and text[0] == '"' else value
+    template = _TEMPLATE.match(text)
+    if template:
+        value = _HOME_INTERPOLATED.sub(home, template.group(1)) if home else template.group(1)
+        return None if "${" in value else value
+    for operator in (" + ", "+", " . "):
+        if operator in text:
+            pieces = [_path_value(p, home) for p in _split_top(text, operator.strip())]
+            if len(pieces) > 1 and all(p is not None for p in pieces):
+                return "".join(pieces)  # type: ignore[arg-type]
+            return None
+    return None
+
+
+def _split_top(text: str, operator: str) -> list[str]:
+    pieces, at = [], 0
+    depth, i, n = 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "\"'`":
+            end = i + 1
+            while end < n and text[end] != c:
+                end += 2 if text[end] == "\\" else 1
+            i = end + 1
+            continue
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == operator and depth == 0:
+            pieces.append(text[at:i])
+            at = i + 1
+        i += 1
+    pieces.append(text[at:])
+    return pieces
+
+
+def _quoted_body(match: re.Match[str]) -> str:
+    return next(g for g in (match.group(1), match.group(2), match.group(3), match.group(4), match.group(6))
+                if g is not None)
 
 
 def _literal(match: re.Match[str], group_a: int = 1, group_b: int = 2) -> str:
@@ -376,7 +504,11 @@ def scan_patterns(language: str, code: str, home: str) -> Findings:
                 text = _literal(literal)
                 if language == "node" and re.match(r"\s*,\s*\[", rest[literal.end():]):
                     continue  # spawn('prog', [...]) is read as an argv below
-                if " " in text or language not in ("node",) or "exec" in match.group(0):
+                items = _more_literals(rest, literal.end()) if language in ("perl", "ruby") else []
+                if items:
+                    # `system("rm", "-rf", "/x")`, `exec "rm", ...`: a list runs the program without a shell.
+                    findings.argvs.append([text, *items])
+                elif " " in text or language not in ("node",) or "exec" in match.group(0):
                     findings.scripts.append(text)
                 else:
                     findings.argvs.append([text])
@@ -395,17 +527,19 @@ def scan_patterns(language: str, code: str, home: str) -> Findings:
             findings.scripts.append(match.group(1))
     if language == "perl":
         for match in _PERL_QX.finditer(code):
-            findings.scripts.append(match.group(2))
+            findings.scripts.append(_quoted_body(match))
         for match in _PERL_OPEN.finditer(code):
-            mode = match.group(2) if match.group(2) is not None else match.group(7)
-            path = (_literal(match, 3, 4) if match.group(2) is not None else match.group(8)) or None
+            mode = match.group(2) if match.group(2) is not None else match.group(6)
+            path = (_literal(match, 3, 4) if match.group(2) is not None else match.group(7).strip()) or None
+            if path and home and match.group(5) == '"':
+                path = _HOME_INTERPOLATED.sub(home, path)
             if mode and ">" in mode:
                 findings.writes.append(path)
             else:
                 findings.reads.append(path)
     if language == "ruby":
         for match in _RUBY_PX.finditer(code):
-            findings.scripts.append(match.group(2))
+            findings.scripts.append(_quoted_body(match))
     if language == "awk":
         for match in _AWK_PIPE.finditer(code):
             groups = [g for g in match.groups() if g is not None]
@@ -414,15 +548,12 @@ def scan_patterns(language: str, code: str, home: str) -> Findings:
         for match in _AWK_REDIRECT.finditer(code):
             findings.writes.append(_literal(match))
     for match in _LANG_DELETE.finditer(code):
-        literal = re.match(_STR, code[match.end():])
         recursive = bool(re.search(r"rmtree|rm_rf|rm_r|remove_tree|recursive\s*:\s*true", code[match.start():match.end() + 200]))
-        findings.deletes.append((_literal(literal) if literal else None, recursive))
+        findings.deletes.append((path_expression(code, match.end(), home), recursive))
     for match in _LANG_WRITE.finditer(code):
-        literal = re.match(_STR, code[match.end():])
-        findings.writes.append(_literal(literal) if literal else None)
+        findings.writes.append(path_expression(code, match.end(), home))
     for match in _LANG_READ.finditer(code):
-        literal = re.match(_STR, code[match.end():])
-        findings.reads.append(_literal(literal) if literal else None)
+        findings.reads.append(path_expression(code, match.end(), home))
     for match in _LANG_DYNAMIC.finditer(code):
         rest = code[match.end():]
         if not re.match(r"\s*" + _STR + r"\s*\)", rest):

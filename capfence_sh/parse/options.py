@@ -138,7 +138,8 @@ def _sub(arg: Field, value: str) -> Field:
 
 
 def _is_number(text: str) -> bool:
-    return text[1:].replace(".", "", 1).isdigit()
+    """`-20`, `-9`, `-1.5`: a numeric option. A bare number (`chrt 10 cmd`, `kill 1234`) is an operand."""
+    return text.startswith("-") and text[1:].replace(".", "", 1).isdigit()
 
 
 # Flag aliases of the programs whose flags policies commonly name. Programs absent here use their spellings

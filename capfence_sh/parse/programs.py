@@ -72,6 +72,12 @@ def handler_for(program: str) -> Handler | None:
 def dispatch(call: Call) -> Outcome:
     _load()
     first = call.argv[0]
+    if call.assignments and not (first.known and normalise_program(first.value) == "env"):
+        # `GIT_PAGER='...' git log`, `LD_PRELOAD=./x.so ls`: variables that the program runs or loads. (env
+        # hands its assignments to the command it runs, which is checked here in turn.)
+        from capfence_sh.parse.shells import dangerous_assignments
+
+        dangerous_assignments(call, call.assignments)
     if not first.known or first.glob or first.decoded:
         why = "command name is a glob" if first.glob and first.known else "command name is not known statically"
         return call.dynamic(f"{why}: {first.value}")
@@ -84,6 +90,20 @@ def dispatch(call: Call) -> Outcome:
 
         outcome = call.analyser.call_function(name, call.args, state, call.where)
         return Outcome(outcome.action, outcome.stdout)
+    if "/" not in name and name in state.hashed and name not in SHELL_BUILTINS:
+        hashed = state.hashed[name]
+        if hashed is None:
+            return call.dynamic(f"{name} is hashed to a path not known statically")
+        name = hashed
+    if "/" not in name and name not in SHELL_BUILTINS and (state.shared.programs or state.shared.files):
+        # `cp /bin/rm /tmp/ls; PATH=/tmp:$PATH ls -rf /`: a bare name runs the first file of that name on PATH,
+        # which may be one this script created.
+        found = _created_on_path(call, name)
+        if found and found in state.shared.programs:
+            call.program = state.shared.programs[found]
+            return _run(call, call.program)
+        if found:
+            return run_written_script(call, found)
     if "/" in name:
         path = paths.normalise(name, call.cwd)
         copied = state.shared.programs.get(path)
@@ -95,15 +115,60 @@ def dispatch(call: Call) -> Outcome:
     program = normalise_program(name)
     if "/" in name and not _in_system_bin(paths.normalise(name, call.cwd)):
         # `./cat`, `.venv/bin/rm`: a file that happens to share a system program's name. Analyse it as that
-        # program, and also as the unknown executable it is (a local `cat` may do anything).
-        call.emit(("proc.exec",), call.target(first, Access.EXEC), program=program,
-                  note=f"runs {name}, a file outside the system program directories")
+        # program, and also as the unknown executable it is (a local `cat` may do anything, to any path it is
+        # given: `/tmp/ls -rf /` may be a renamed rm from an earlier command).
+        parsed = parse_options(call.args)
+        call.emit(("proc.exec",), call.target(first, Access.EXEC) + _operand_targets(call, parsed), program=program,
+                  flags=frozenset(parsed.flags), note=f"runs {name}, a file outside the system program directories")
     if program.startswith("git-") and len(program) > 4:
         # Dashed git helpers (`git-reset --hard`) are git subcommands.
         call.program = "git"
         return _run(call, "git", subcommand_prefix=[Field(program[4:])])
     call.program = program
     return _run(call, program)
+
+
+# Names bash runs as builtins whatever files PATH holds.
+SHELL_BUILTINS = frozenset({
+    ".", ":", "[", "alias", "bg", "bind", "break", "builtin", "caller", "cd", "command", "compgen", "complete",
+    "compopt", "continue", "declare", "dirs", "disown", "echo", "enable", "eval", "exec", "exit", "export",
+    "false", "fc", "fg", "getopts", "hash", "help", "history", "jobs", "kill", "let", "local", "logout",
+    "mapfile", "popd", "printf", "pushd", "pwd", "read", "readarray", "readonly", "return", "set", "shift",
+    "shopt", "source", "suspend", "test", "times", "trap", "true", "type", "typeset", "ulimit", "umask",
+    "unalias", "unset", "wait",
+})
+
+
+def _created_on_path(call: Call, name: str) -> str:
+    """The file named `name` that this script created (copied, linked, written, downloaded) and that the
+    current PATH would find first; "" when there is none."""
+    shared = call.state.shared
+    search = None
+    for assigned, value in call.assignments:
+        if assigned == "PATH":
+            search = value  # `PATH=/tmp:$PATH ls`: the lookup itself uses the temporary value
+    if search is None:
+        search = call.analyser.lookup_field("PATH", call.state)
+    suffix = "/" + name
+    created = [p for p in (*shared.programs, *shared.files) if p.endswith(suffix) or p == name]
+    if not created:
+        return ""
+    if search is None or not search.known:
+        # PATH is not known: any directory holding such a file may be on it.
+        return created[0]
+    cwds = call.state.cwds
+    for entry in search.value.split(":"):
+        # An empty entry or "." is the working directory; relative entries follow it.
+        directories = [paths.normalise(entry or ".", cwd) for cwd in cwds] if not entry.startswith("/") else [
+            paths.normalise(entry, "")]
+        for directory in directories:
+            if not directory.startswith("/"):
+                # The working directory is not known: a file created in any directory might be the one.
+                return created[0]
+            candidate = directory.rstrip("/") + suffix
+            if candidate in shared.programs or candidate in shared.files:
+                return candidate
+    return ""
 
 
 _SYSTEM_BIN = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/local/bin/", "/usr/local/sbin/", "/usr/libexec/",
@@ -130,6 +195,10 @@ def _run(call: Call, program: str, subcommand_prefix: list[Field] | None = None)
 def generic(call: Call) -> Outcome:
     """A program the gate has no knowledge of: it runs, and may do anything to the paths it is given."""
     parsed = parse_options(call.args)
+    return call.outcome(call.emit(("proc.exec",), _operand_targets(call, parsed), flags=frozenset(parsed.flags)))
+
+
+def _operand_targets(call: Call, parsed) -> list:
     targets = []
     for operand in parsed.operands:
         targets.extend(call.target(operand, Access.ANY))
@@ -137,13 +206,13 @@ def generic(call: Call) -> Outcome:
         for value in values:
             if value.known and ("/" in value.value or "." in value.value):
                 targets.extend(call.target(value, Access.ANY))
-    return call.outcome(call.emit(("proc.exec",), targets, flags=frozenset(parsed.flags)))
+    return targets
 
 
 def run_written_script(call: Call, path: str) -> Outcome:
     """`./x.sh` where x.sh was written earlier in the same script: its content is what runs."""
     content = call.state.shared.files.get(path)
-    action = call.emit(("shell.exec",), call.target(call.argv[0], Access.EXEC), program=call.program or "script")
+    action = call.emit(("shell.exec",), call.target(Field(path), Access.EXEC), program=call.program or "script")
     if path in call.state.shared.downloaded:
         call.emit(("net.exec",), note=f"runs {path}, downloaded earlier in this script")
         return call.outcome(action)

@@ -13,6 +13,11 @@ from capfence_sh.pathmatch import PathPattern, compile_pattern, glob_to_regex, m
 
 _READS = (Access.READ, Access.ANY)
 _SPECIAL_WRITES = {"/proc/sysrq-trigger": "sys.power", "/proc/sys/kernel/sysrq": "sys.config"}
+# Raw disks and memory: writing one (`cp image.iso /dev/sdb`, `tee /dev/nvme0n1`) is disk.write whatever the program.
+BLOCK_DEVICE_PREFIXES = ("/dev/sd", "/dev/hd", "/dev/vd", "/dev/xvd", "/dev/nvme", "/dev/mmcblk", "/dev/disk",
+                          "/dev/mapper/", "/dev/md", "/dev/loop", "/dev/dm-", "/dev/sr", "/dev/mem", "/dev/kmem",
+                          "/dev/port", "/dev/root", "/dev/nbd", "/dev/rbd", "/dev/zd", "/dev/bcache")
+
 
 
 @lru_cache(maxsize=8)
@@ -38,8 +43,11 @@ def derived_capabilities(capabilities: list[str], targets: list[Target], home: s
                 secret = bool(combined.match(target.path)) and not target.path.endswith(NOT_SECRET_SUFFIXES)
             else:
                 secret = any(may_match(target, pattern) for pattern in compiled)
-        if target.access == Access.WRITE and target.known and target.path in _SPECIAL_WRITES:
-            capabilities.append(_SPECIAL_WRITES[target.path])
+        if target.access == Access.WRITE and target.known and not target.remote:
+            if target.path in _SPECIAL_WRITES:
+                capabilities.append(_SPECIAL_WRITES[target.path])
+            elif target.path.startswith(BLOCK_DEVICE_PREFIXES) and "disk.write" not in capabilities:
+                capabilities.append("disk.write")
     if secret and "secret.read" not in capabilities:
         capabilities.append("secret.read")
     if "net.send" in capabilities and (secret or "secret.read" in stdin_capabilities or

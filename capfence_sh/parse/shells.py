@@ -33,17 +33,40 @@ INJECTION_VARIABLES = frozenset({"LD_PRELOAD", "LD_AUDIT", "LD_LIBRARY_PATH", "D
                                  "GCONV_PATH", "PERL5DB", "PYTHONWARNINGS"})
 
 
+# Options in these variables that make the program load code; the others (`--max-old-space-size`) only tune it.
+_CODE_LOADING_OPTIONS: dict[str, tuple[str, ...]] = {
+    "NODE_OPTIONS": ("-r", "--require", "--import", "--loader", "--experimental-loader"),
+    "PERL5OPT": ("-M", "-m", "-d", "-I"),
+    "RUBYOPT": ("-r", "-I"),
+}
+
+
+def _loads_code(name: str, value: Field) -> bool:
+    options = _CODE_LOADING_OPTIONS.get(name)
+    if options is None or not value.known:
+        return True
+    return any(word == option or word.startswith(option + "=") or (len(option) == 2 and word.startswith(option))
+               for word in value.value.split() for option in options)
+
+
 def dangerous_assignments(call: Call, assignments: list[tuple[str, Field]]) -> None:
     """`PAGER='sh -c "rm -rf /"' git log`: a variable that another program runs as a command."""
     for name, value in assignments:
-        if name in COMMAND_VARIABLES:
+        if name.startswith("CAPFENCE_"):
+            # capfence reads its policy, audit log and identity from these: changing them is administering it.
+            call.emit(("capfence.admin",), note=f"{name} changes capfence's own configuration")
+        elif name in COMMAND_VARIABLES:
             if value.known:
-                if value.value.strip():
-                    call.run_script(value.value, f"{name}=")
+                # LESSOPEN='|cmd %s': the command after the pipe marks, with %s for the file.
+                text = value.value.lstrip("|") if name in ("LESSOPEN", "LESSCLOSE") else value.value
+                if text.strip():
+                    call.run_script(text, f"{name}=")
             else:
                 call.dynamic(f"{name} is set to a command not known statically")
         elif name in INJECTION_VARIABLES:
             if name == "PS4" and "$(" not in value.value and "`" not in value.value:
+                continue
+            if not _loads_code(name, value):
                 continue
             if name in ("BASH_ENV", "ENV") and value.known:
                 path = paths.normalise(value.value, call.cwd)
@@ -102,12 +125,14 @@ def shell(call: Call) -> Outcome:
         script_field = operands[0]
         action = call.emit(("shell.exec",), note=f"{shell_name} -c")
         if not script_field.known or script_field.decoded:
-            call.dynamic(f"{shell_name} -c runs a command not known statically")
+            unknown_code(call, script_field, f"{shell_name} -c runs a command not known statically")
             return call.outcome(action)
-        rest = operands[2:]  # operands[1] is $0
+        rest = operands[2:]
         positional = tuple(f.value for f in rest) if all(f.known for f in rest) else None
+        # `bash -c 'rm -rf "$0"' /x`: the word after the command is $0.
         return _with_action(call.run_script(script_field.value, f"{shell_name} -c", positional=positional,
-                                            errexit=errexit or None), action)
+                                            errexit=errexit or None,
+                                            arg0=operands[1] if len(operands) > 1 else None), action)
     if operands and not stdin_mode:
         script_path = operands[0]
         action = call.emit(("shell.exec",), call.target(script_path, Access.EXEC), note=f"{shell_name} runs a script file")
@@ -141,11 +166,19 @@ def _with_action(outcome: Outcome, action) -> Outcome:
 
 def _process_substitution_script(call: Call, script_path: Field, shell_name: str) -> None:
     """`bash <(curl https://x.sh)`: the script is another command's output."""
-    actions = call.analyser.actions
-    if any("net.fetch" in a.capabilities and a.via[-1:] == ("<(...)",) for a in actions[-20:]):
+    if script_path.fetched:
         call.emit(("net.exec",), note=f"{shell_name} runs a downloaded script")
     else:
         call.dynamic(f"{shell_name} runs a script produced at run time: {script_path.value}")
+
+
+def unknown_code(call: Call, code: Field, why: str, capabilities: tuple[str, ...] = ("shell.dynamic",)) -> None:
+    """Code that is not known statically: downloaded at run time (`bash -c "$(curl -fsSL URL)"`) it is net.exec,
+    like `curl URL | sh`; otherwise it is dynamic."""
+    if code.fetched:
+        call.emit(("net.exec",), note=f"{why}: it is downloaded at run time")
+    else:
+        call.dynamic(why, capabilities=capabilities)
 
 
 def run_stdin_as(call: Call, interpreter: str) -> None:
@@ -263,6 +296,8 @@ def python(call: Call) -> Outcome:
         arg = args[k]
         text = arg.value
         if not arg.known:
+            if arg.fetched or "<(" in arg.value:
+                return _run_code_file(call, arg, "python")
             return call.dynamic("python invoked with an argument not known statically")
         if text == "-":
             action = call.emit(("code.inline",), note="python reads its program from stdin")
@@ -276,7 +311,8 @@ def python(call: Call) -> Outcome:
             if code is None:
                 return call.dynamic("python -c without code")
             if not code.known or code.decoded:
-                return call.dynamic("python -c with code not known statically", capabilities=("code.dynamic",))
+                unknown_code(call, code, "python -c with code not known statically", ("code.dynamic",))
+                return call.outcome(call.analyser.actions[-1])
             _inline(call, "python", code.value, "python -c")
             return call.outcome(call.analyser.actions[-1] if call.analyser.actions else None)
         if text.startswith("-m"):
@@ -337,7 +373,7 @@ def _run_code_file(call: Call, path_field: Field, language: str) -> Outcome:
                 _inline(call, language, content, f"{language} {path_field.value}")
         elif path in ("/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"):
             run_stdin_as(call, language)
-    elif path_field.value.startswith("<("):
+    elif path_field.fetched or "<(" in path_field.value:  # `python3 <(curl -s URL)` is /dev/fd/<(...)
         _process_substitution_script(call, path_field, language)
     return call.outcome(action)
 
@@ -349,7 +385,7 @@ def _interpreter(call: Call, spec: OptSpec, language: str, eval_names: tuple[str
     if codes:
         for code in codes:
             if not code.known or code.decoded:
-                call.dynamic(f"{call.program} runs code not known statically", capabilities=("code.dynamic",))
+                unknown_code(call, code, f"{call.program} runs code not known statically", ("code.dynamic",))
             else:
                 _inline(call, language, code.value, f"{call.program} -e")
         _in_place_edits(call, parsed, language)

@@ -273,6 +273,11 @@ def _git_subcommand(call: Call, sub: str, rest: list[Field]) -> Outcome:
             targets += call.target(operands[1], Access.WRITE, recursive=True)
     elif sub in ("fetch", "pull", "ls-remote", "archive-remote"):
         capabilities = ["vcs.write", "net.fetch"] if sub != "ls-remote" else ["vcs.read", "net.fetch"]
+    elif sub == "diff" and "--no-index" in words:
+        # `git diff --no-index /dev/null ~/.ssh/id_rsa` prints two arbitrary files.
+        capabilities = ["vcs.read", "fs.read"]
+        operands = [f for f in rest if not f.value.startswith("-")]
+        targets += [t for f in operands for t in call.target(f, Access.READ)]
     elif sub in ("rm",):
         capabilities = ["vcs.write", "fs.delete"]
         operands = [f for f in rest if not f.value.startswith("-")]
@@ -429,6 +434,12 @@ def cloud(call: Call) -> Outcome:
             return call.outcome(call.emit(("cloud.delete",) if verb != "mv" else ("cloud.write",), subcommand=f"s3 {verb}"))
         if verb in ("ls", "presign"):
             return call.outcome(call.emit(("cloud.read",), subcommand=f"s3 {verb}"))
+        paths_given = _s3_paths(call.args[2:])
+        if verb in ("cp", "sync") and len(paths_given) >= 2 and not paths_given[-1].value.startswith("s3://") and \
+                any(f.value.startswith("s3://") for f in paths_given[:-1]):
+            # A download: the bucket is only read; the local destination is written.
+            targets = call.target(paths_given[-1], Access.WRITE, recursive=verb == "sync")
+            return call.outcome(call.emit(("cloud.read", "net.fetch", "fs.write"), targets, subcommand=f"s3 {verb}"))
         return call.outcome(call.emit(("cloud.write",), subcommand=f"s3 {verb}"))
     if program in ("aws",) and operands[:1] == ["configure"]:
         if len(operands) > 1 and operands[1] in ("list", "list-profiles"):
@@ -456,6 +467,25 @@ def cloud(call: Call) -> Outcome:
                    "cdk") and not operands:
         return call.outcome(call.emit(("cloud.write",)))
     return call.outcome(call.emit(("cloud.write",), subcommand=" ".join(operands[:3])))
+
+
+_S3_FLAGS = frozenset({"--recursive", "--dryrun", "--quiet", "--no-progress", "--only-show-errors", "--delete",
+                       "--exact-timestamps", "--follow-symlinks", "--no-follow-symlinks", "--size-only", "--force",
+                       "--no-guess-mime-type", "--debug", "--no-paginate", "--no-verify-ssl", "--no-sign-request"})
+
+
+def _s3_paths(args: list[Field]) -> list[Field]:
+    """The path operands of `aws s3 cp/sync`: options other than plain flags take a value."""
+    out: list[Field] = []
+    k = 0
+    while k < len(args):
+        text = args[k].value
+        if text.startswith("--"):
+            k += 1 if text in _S3_FLAGS or "=" in text else 2
+            continue
+        out.append(args[k])
+        k += 1
+    return out
 
 
 @handles("terraform", "tofu", "terragrunt", "pulumi", "packer", "vagrant", "nomad", "consul", "waypoint", "crossplane")
@@ -577,6 +607,8 @@ _DOCKER_VALUE_FLAGS = {"-v", "--volume", "-e", "--env", "-p", "--publish", "--na
                        "-t", "--tag", "--build-arg", "--target", "--cache-from", "--format", "--filter", "-H",
                        "--host", "--context", "-c", "--config", "--project-name", "--profile", "--env-file",
                        "--ip", "--mac-address", "--detach-keys", "--sig-proxy-not", "--cpu-shares", "--init-path"}
+_DOCKER_GROUP_VALUE_FLAGS = {"-f", "--file", "-p", "--project-name", "--profile", "--env-file",
+                             "--project-directory", "--ansi", "--parallel", "--progress"}
 _SENSITIVE_MOUNTS = ("/", "/etc", "/root", "/home", "/var/run/docker.sock", "/run/docker.sock", "/var", "/usr",
                      "/boot", "/proc", "/sys", "/dev", "/bin", "/sbin", "/lib")
 
@@ -599,7 +631,13 @@ def docker(call: Call) -> Outcome:
     rest = words[k + 1 :]
     if verb in ("container", "image", "volume", "network", "system", "builder", "buildx", "compose", "context",
                 "plugin", "secret", "config", "service", "stack", "node", "swarm", "manifest", "trust") and rest:
-        group, verb2 = verb, next((w for w in rest if not w.startswith("-")), "")
+        group = verb
+        # The group's own options come first (`docker compose -f x.yml exec web sh`); some take a value.
+        j = 0
+        while j < len(rest) and rest[j].startswith("-"):
+            j += 2 if rest[j] in _DOCKER_GROUP_VALUE_FLAGS else 1
+        verb2 = rest[j] if j < len(rest) else ""
+        after = rest_args[j + 1 :]
         sub = f"{group} {verb2}"
         if group == "compose":
             if verb2 in ("down", "rm", "kill"):
@@ -607,7 +645,8 @@ def docker(call: Call) -> Outcome:
                 return call.outcome(call.emit(caps, subcommand=sub, flags=frozenset(
                     {"volumes"} if any(w in ("-v", "--volumes") for w in rest) else set())))
             if verb2 in ("exec", "run"):
-                return _container_payload(call, rest_args, sub)
+                # `docker compose exec SERVICE CMD`: the service stands where an image would.
+                return _container_payload(call, after, sub, verb2)
             if verb2 in ("ps", "logs", "config", "ls", "images", "top", "version", "port", "events"):
                 return call.outcome(call.emit(("sys.read",), subcommand=sub))
             return call.outcome(call.emit(("container.run",), subcommand=sub))
@@ -623,7 +662,7 @@ def docker(call: Call) -> Outcome:
         if verb2 == "push":
             return call.outcome(call.emit(("pkg.publish",), subcommand=sub))
         if group == "container" and verb2 in ("run", "exec", "create"):
-            return _container_payload(call, rest_args[1:], f"container {verb2}", verb2)
+            return _container_payload(call, after, f"container {verb2}", verb2)
         return call.outcome(call.emit(("container.run",), subcommand=sub))
     if verb in ("rm", "rmi", "kill", "stop"):
         flags = {"force"} if any(w in ("-f", "--force") for w in rest) else set()
@@ -664,9 +703,14 @@ def _container_payload(call: Call, args: list[Field], sub: str, verb: str = "run
         if name in ("-v", "--volume", "--mount"):
             source = value.split(":", 1)[0] if name != "--mount" else (re.search(r"(?:source|src)=([^,]+)", value) or
                                                                        re.search("()", "")).group(1)
+            home = call.ctx.home.rstrip("/")
             if source.startswith(("/", "~", "$")):
-                if source.rstrip("/") in _SENSITIVE_MOUNTS or source in ("/",) or source.startswith("~") and \
-                        source.rstrip("/") == "~" or source.startswith(("/etc", "/root", "/var/run/docker.sock")):
+                normalised = paths.normalise(source, "") if source.startswith("/") else source
+                # The home directory (or a directory above it) holds the user's keys and credentials.
+                if normalised.rstrip("/") in _SENSITIVE_MOUNTS or normalised == "/" or source.startswith("~") and \
+                        source.rstrip("/") == "~" or normalised.startswith(("/etc", "/root", "/var/run/docker.sock")) \
+                        or (home and (home == normalised or paths.is_under(home, normalised) or
+                                      paths.is_under(normalised, home + "/.ssh"))):
                     capabilities.append("priv.escalate")
                     flags.add("host-mount")
         elif name in ("--privileged",) or (name in ("--pid", "--net", "--network", "--ipc", "--uts", "--userns") and

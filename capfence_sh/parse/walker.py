@@ -17,7 +17,7 @@ from capfence_sh.actions import Access, Action, Redirect, Target
 from capfence_sh.parse import paths
 from capfence_sh.parse.context import Context
 from capfence_sh.parse.prepass import HEREDOC_PREFIX, Heredoc, PrepassError, prepass
-from capfence_sh.parse.sensitive import derived_capabilities
+from capfence_sh.parse.sensitive import BLOCK_DEVICE_PREFIXES, derived_capabilities
 from capfence_sh.parse.words import (
     DEFAULT_IFS,
     Field,
@@ -41,9 +41,17 @@ DYNAMIC = "shell.dynamic"
 # Redirect targets that are not files (writing to them is harmless or handled elsewhere).
 _NULL_DEVICES = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/stdin", "/dev/tty", "/dev/zero", "/dev/random",
                  "/dev/urandom", "/dev/full")
-_BLOCK_DEVICE_PREFIXES = ("/dev/sd", "/dev/hd", "/dev/vd", "/dev/xvd", "/dev/nvme", "/dev/mmcblk", "/dev/disk",
-                          "/dev/mapper/", "/dev/md", "/dev/loop", "/dev/dm-", "/dev/sr", "/dev/mem", "/dev/kmem",
-                          "/dev/port", "/dev/root", "/dev/nbd", "/dev/rbd", "/dev/zd", "/dev/bcache")
+
+
+# Variables bash sets itself (some only when the environment lacks them), so an env without them says nothing.
+_SHELL_SET_VARIABLES = frozenset({
+    "BASH", "BASHOPTS", "BASH_ARGV0", "BASH_COMMAND", "BASH_EXECUTION_STRING", "BASH_SOURCE", "BASH_SUBSHELL",
+    "BASH_VERSINFO", "BASH_VERSION", "DIRSTACK", "EPOCHREALTIME", "EUID", "FUNCNAME", "GROUPS", "HISTCMD",
+    "HOSTNAME", "HOSTTYPE", "MACHTYPE", "OPTERR", "OPTIND", "OSTYPE", "PIPESTATUS", "PS4", "SHELL", "SHELLOPTS",
+    "SHLVL", "SRANDOM", "UID",
+})
+# Where piped data came from, which stays true of it through every filter downstream.
+_STDIN_TAINTS = frozenset({"net.fetch", "data.decode", "secret.read", "env.read"})
 
 
 class BudgetExceeded(Exception):
@@ -97,13 +105,14 @@ class Shared:
     programs: dict[str, str] = field(default_factory=dict)  # path of a copied/linked binary -> program it is
     downloaded: set[str] = field(default_factory=set)  # paths written by a download (curl -o, wget)
     called: set[str] = field(default_factory=set)
+    links: dict[str, str] = field(default_factory=dict)  # link made by the script -> the path it points to
 
 
 class State:
     """Shell state that subshells copy and the current shell mutates."""
 
-    __slots__ = ("vars", "cwds", "oldpwd", "dirstack", "functions", "aliases", "positional", "errexit", "shared",
-                 "ifs")
+    __slots__ = ("vars", "cwds", "oldpwd", "dirstack", "functions", "aliases", "hashed", "positional", "errexit",
+                 "shared", "ifs")
 
     def __init__(self, ctx: Context) -> None:
         self.vars: dict[str, Field | None] = {}  # None = unset by the script
@@ -111,7 +120,8 @@ class State:
         self.oldpwd: str = ""
         self.dirstack: list[tuple[str, ...]] = []
         self.functions: dict[str, tuple[object, str, Heredocs]] = {}
-        self.aliases: dict[str, str] = {}
+        self.aliases: dict[str, str | None] = {}  # None: defined from text not known statically
+        self.hashed: dict[str, str | None] = {}  # `hash -p PATH NAME`: NAME runs PATH (None: not known)
         self.positional: tuple[str, ...] | None = ctx.positional
         self.errexit = ctx.errexit
         self.shared = Shared()
@@ -124,6 +134,7 @@ class State:
         other.dirstack = list(self.dirstack)
         other.functions = dict(self.functions)
         other.aliases = dict(self.aliases)
+        other.hashed = dict(self.hashed)
         other.positional = self.positional
         other.errexit = self.errexit
         other.shared = self.shared
@@ -131,8 +142,9 @@ class State:
 
     @property
     def cwd(self) -> str:
-        """The directory if it is certain, else ""."""
-        return self.cwds[0] if len(self.cwds) == 1 else ""
+        """The directory if it is certain, else "" (see paths.UNDER for directories known only by a prefix)."""
+        cwd = self.cwds[0] if len(self.cwds) == 1 else ""
+        return "" if cwd.startswith(paths.UNDER) else cwd
 
 
 Heredocs = dict[int, Heredoc]
@@ -148,6 +160,10 @@ class Analyser:
         self._deadline = time.monotonic() + TIME_BUDGET_SECONDS
         self._bashlex = bashlex_module
         self._nesting = 0
+        self._active_functions: dict[str, int] = {}  # function name -> calls of it on the current call stack
+        # Heredocs of the text being walked: a substitution is a slice of it and may use them
+        # (`python3 -c "$(cat <<'EOF' ... EOF)"`).
+        self._heredocs: Heredocs = {}
 
     # --- entry points ------------------------------------------------------------------------------------------
 
@@ -158,6 +174,9 @@ class Analyser:
             self._finish_uncalled_functions(state)
         except BudgetExceeded as exc:
             self.unparsed(text, str(exc), Where(), state)
+        except RecursionError:
+            # Every recursive step is bounded, but their product may still exhaust the stack: fail closed.
+            self.unparsed(text, "nesting too deep to analyse", Where(), state)
         return tuple(self.actions)
 
     def analyse_argv(self, argv: list[str]) -> tuple[Action, ...]:
@@ -167,6 +186,8 @@ class Analyser:
             self.invoke(fields, [], [], state, Where(), " ".join(shell_quote(a) for a in argv), raw0=argv[0] if argv else "")
         except BudgetExceeded as exc:
             self.unparsed(" ".join(argv), str(exc), Where(), state)
+        except RecursionError:
+            self.unparsed(" ".join(argv), "nesting too deep to analyse", Where(), state)
         return tuple(self.actions)
 
     # --- scripts -----------------------------------------------------------------------------------------------
@@ -187,15 +208,22 @@ class Analyser:
             self.unparsed(text, str(exc), where, state)
             return Outcome()
         heredocs = {h.index: h for h in pre.heredocs}
+        if checked:
+            # A checked text is a slice of the script being walked: its heredoc markers are that script's.
+            heredocs = {**self._heredocs, **heredocs}
         if not pre.text.strip():
             return Outcome()
-        nodes, error = self._parse(pre.text)
-        if error is None:
-            last = Outcome()
-            for node in nodes:
-                last = self.node(node, pre.text, heredocs, state, where)
-            return last
-        return self._parse_in_pieces(pre.text, heredocs, state, where, error)
+        saved = self._heredocs
+        try:
+            nodes, error = self._parse(pre.text)
+            if error is None:
+                last = Outcome()
+                for node in nodes:
+                    last = self.node(node, pre.text, heredocs, state, where)
+                return last
+            return self._parse_in_pieces(pre.text, heredocs, state, where, error)
+        finally:
+            self._heredocs = saved
 
     def _parse(self, text: str) -> tuple[list, str | None]:
         bashlex = self._bashlex_module()
@@ -231,12 +259,14 @@ class Analyser:
             from capfence_sh.parse.bashlex_loader import load_bashlex
 
             self._bashlex = load_bashlex()
+            _guard_parameter_expansion(self._bashlex)
         return self._bashlex
 
     # --- AST nodes ---------------------------------------------------------------------------------------------
 
     def node(self, node, src: str, heredocs: Heredocs, state: State, where: Where) -> Outcome:
         self._check_budget()
+        self._heredocs = heredocs
         kind = node.kind
         if kind == "command":
             return self.command(node, src, heredocs, state, where)
@@ -298,10 +328,14 @@ class Analyser:
             inner = replace(where, stdin=upstream, in_pipeline=True)
             last = self.node(element, src, heredocs, state.copy(), inner)
             action = last.action
+            capabilities = action.capabilities if action else (DYNAMIC,) if last.stdout is None else ()
+            if upstream is not None:
+                # What flows in may flow on (`curl URL | tee x | sh`, `cat key | base64 | curl -d @- URL`).
+                capabilities += tuple(c for c in upstream.capabilities if c in _STDIN_TAINTS and c not in capabilities)
             upstream = StdinSource(
                 "pipe",
                 action.program if action else "",
-                action.capabilities if action else (DYNAMIC,) if last.stdout is None else (),
+                capabilities,
                 last.stdout,
                 prefix=last.stdout_prefix,
                 prefix_trusted=last.stdout_trusted,
@@ -381,15 +415,25 @@ class Analyser:
     def call_function(self, name: str, args: list[Field], state: State, where: Where) -> Outcome:
         body, src, heredocs = state.functions[name]
         state.shared.called.add(name)
+        active = self._active_functions.get(name, 0)
+        if active >= 2:
+            # Recursion: the recursive call was already analysed once with unknown arguments, which stands for
+            # every deeper level (a legitimate recursive function must not exhaust the depth budget).
+            return Outcome()
         if where.depth + 1 > MAX_DEPTH:
             raise BudgetExceeded(f"function calls nested deeper than {MAX_DEPTH}")
         saved = state.positional
-        state.positional = tuple(a.value for a in args) if all(a.known and not a.glob for a in args) else None
+        if active or not all(a.known and not a.glob for a in args):
+            state.positional = None
+        else:
+            state.positional = tuple(a.value for a in args)
+        self._active_functions[name] = active + 1
         try:
             inner = replace(where, via=where.via + (f"function {name}",), depth=where.depth + 1)
             return self.node(body, src, heredocs, state, inner)
         finally:
             state.positional = saved
+            self._active_functions[name] = active
 
     # --- simple commands ---------------------------------------------------------------------------------------
 
@@ -411,8 +455,15 @@ class Analyser:
         raw0 = ""
         for k, raw in enumerate(words):
             if k == 0 and raw in state.aliases and fields == []:
+                alias_text = state.aliases[raw]
+                if info.targets or info.capabilities:
+                    # The command's own redirections still apply (`ll > /etc/x`).
+                    self.emit_redirect_only(info, text, state, where)
+                if alias_text is None:
+                    call = Call(self, [literal(raw)], assignments, [], state, where, text, raw)
+                    return call.dynamic(f"runs alias {raw}, whose text is not known statically")
                 # Aliases are expanded textually before parsing the rest of the command.
-                expanded = state.aliases[raw] + " " + " ".join(words[1:])
+                expanded = alias_text + " " + " ".join(words[1:])
                 inner = replace(where, via=where.via + (f"alias {raw}",), depth=where.depth + 1)
                 return self.script(expanded, state, inner)
             expanded_fields = self.expand(raw, state, where, assignment_like=_looks_like_assignment(raw))
@@ -422,6 +473,12 @@ class Analyser:
         if not fields:
             for name, value in assignments:
                 state.vars[name] = value
+            # Assigning a variable that is (or may already be) exported changes what later programs run or load.
+            exported = [(n, v) for n, v in assignments if n in self.ctx.env or not self.ctx.env_complete]
+            if exported:
+                from capfence_sh.parse.shells import dangerous_assignments
+
+                dangerous_assignments(Call(self, [], exported, [info], state, where, text, ""), exported)
             if info.targets or info.capabilities:
                 return Outcome(self.emit_redirect_only(info, text, state, where))
             return Outcome()
@@ -444,6 +501,9 @@ class Analyser:
         append = name.endswith("+")
         name = name.rstrip("+")
         field_value = self.expand_one(value, state, where, assignment=True)
+        if field_value.glob:
+            # No pathname expansion in assignments: `x=*` holds a star, not the files it would match.
+            field_value = replace(field_value, glob=False)
         if append:
             previous = self.lookup_field(name, state)
             if previous is not None and previous.known and field_value.known:
@@ -457,14 +517,30 @@ class Analyser:
             return expand_word(raw, _Host(self, state, where), assignment=assignment_like)
         except WordError as exc:
             self.unparsed(raw, str(exc), where, state)
-            return [Field(raw, False, False, "", "", False)]
+        except RecursionError:
+            # `${a:-${a:-...}}`, `"$(echo "$(...)")"` a thousand deep: the scanner recurses per level.
+            self.unparsed(raw, "word nested too deeply", where, state)
+        return [Field(raw, False, False, "", "", False)]
+
+    def _expand_heredoc(self, body: str, state: State, where: Where) -> str | None:
+        try:
+            expanded = expand_heredoc(body, _Host(self, state, where))
+        except WordError as exc:
+            self.unparsed(body, f"heredoc: {exc}", where, state)
+            return None
+        except RecursionError:
+            self.unparsed(body, "heredoc nested too deeply", where, state)
+            return None
+        return expanded.value if expanded.known else None
 
     def expand_one(self, raw: str, state: State, where: Where, *, assignment: bool = False) -> Field:
         try:
             return expand_single(raw, _Host(self, state, where), assignment=assignment)
         except WordError as exc:
             self.unparsed(raw, str(exc), where, state)
-            return Field(raw, False, False, "", "", False)
+        except RecursionError:
+            self.unparsed(raw, "word nested too deeply", where, state)
+        return Field(raw, False, False, "", "", False)
 
     # --- redirects ---------------------------------------------------------------------------------------------
 
@@ -474,20 +550,24 @@ class Analyser:
             op = node.type
             fd = node.input if isinstance(node.input, int) else (0 if op.startswith("<") else 1)
             output = node.output
-            if isinstance(output, int):
+            if isinstance(output, (int, str)):
+                # `2>&1`, and bashlex's plain-string forms of a duplication or close (`2>&-`).
                 info.redirects.append(Redirect(fd, op, str(output), "dup"))
                 continue
             raw = src[output.pos[0] : output.pos[1]]
             if op == "<" and raw.startswith(HEREDOC_PREFIX):
-                index = int(raw[len(HEREDOC_PREFIX) :].rstrip("_"))
-                heredoc = heredocs.get(index)
+                digits = raw[len(HEREDOC_PREFIX) :].split("_", 1)[0]
+                if not digits.isdigit() or raw != f"{HEREDOC_PREFIX}{digits}__":
+                    # The marker glued to other text: not a form the pre-pass produces for valid input.
+                    self.unparsed(raw, "unexpected text after a heredoc", where, state)
+                    continue
+                heredoc = heredocs.get(int(digits))
                 content: str | None = None
                 if heredoc is not None:
                     if heredoc.quoted:
                         content = heredoc.body
                     else:
-                        expanded = expand_heredoc(heredoc.body, _Host(self, state, where))
-                        content = expanded.value if expanded.known else None
+                        content = self._expand_heredoc(heredoc.body, state, where)
                 info.redirects.append(Redirect(fd, "<<", "heredoc", "heredoc"))
                 if fd == 0:
                     info.stdin = StdinSource("heredoc", content=content)
@@ -506,11 +586,23 @@ class Analyser:
             shown = paths.normalise(value.value, cwds[0]) if value.known else value.value
             info.redirects.append(Redirect(fd, op, shown, mode))
             # A relative target after an uncertain `cd` may be in either directory.
-            for cwd in (cwds if value.known and not value.value.startswith("/") else cwds[:1]):
-                self._redirect_effects(info, value, mode, cwd, state)
+            for cwd in (cwds if value.known and not value.value.startswith("/") and not where.remote else cwds[:1]):
+                self._redirect_effects(info, value, mode, cwd, state, where.remote)
         return info
 
-    def _redirect_effects(self, info: RedirectInfo, value: Field, mode: str, cwd: str, state: State) -> None:
+    def _redirect_effects(self, info: RedirectInfo, value: Field, mode: str, cwd: str, state: State,
+                          remote: str) -> None:
+        if value.known and not value.value:
+            return  # `> "$unset"` is an error, not a write to the working directory
+        if remote:
+            # `ssh host 'cat > x'`: the file is on the other machine.
+            if mode in ("read", "readwrite"):
+                info.capabilities.append("fs.read")
+                info.targets.append(paths.target(value, Access.READ, "", remote=remote))
+            if mode != "read":
+                info.capabilities.append("fs.write")
+                info.targets.append(paths.target(value, Access.WRITE, "", remote=remote))
+            return
         path = paths.normalise(value.value, cwd) if value.known else value.value
         if value.known and (path in _NULL_DEVICES or path.startswith("/dev/fd/") or path.startswith("/proc/self/fd/")):
             return
@@ -518,16 +610,22 @@ class Analyser:
             info.capabilities.append("net.send" if mode != "read" else "net.fetch")
             return
         if mode == "read":
+            info.capabilities.append("fs.read")
             info.targets.append(paths.target(value, Access.READ, cwd))
+            if state.shared.links:
+                info.targets.extend(through_links(info.targets[-1:], state.shared.links))
             if value.known:
                 info.stdin = StdinSource("file", path=path, content=state.shared.files.get(path))
             else:
                 info.stdin = StdinSource("file", path=path)
             return
         if mode == "readwrite":
+            info.capabilities.append("fs.read")
             info.targets.append(paths.target(value, Access.READ, cwd))
         info.targets.append(paths.target(value, Access.WRITE, cwd))
-        if value.known and path.startswith(_BLOCK_DEVICE_PREFIXES):
+        if state.shared.links:
+            info.targets.extend(through_links(info.targets[-1:], state.shared.links))
+        if value.known and path.startswith(BLOCK_DEVICE_PREFIXES):
             info.capabilities.append("disk.write")
         else:
             info.capabilities.append("fs.write")
@@ -605,6 +703,8 @@ class Analyser:
             return literal(ctx.user)
         if name == "0":
             return literal("bash")
+        if name in _SHELL_SET_VARIABLES:
+            return None  # bash sets these itself (`$BASH -c ...`): absent from the environment is not empty
         return literal("") if ctx.env_complete else None
 
 
@@ -642,11 +742,15 @@ class _Host:
             return None
         return value.value
 
-    def partial(self, name: str) -> tuple[str, bool, bool] | None:
+    def is_glob(self, name: str) -> bool:
+        value = self.state.vars.get(name)
+        return value is not None and value.glob
+
+    def partial(self, name: str) -> tuple[str, bool, bool, bool] | None:
         value = self.analyser.lookup_field(name, self.state)
         if value is None or value.known:
             return None
-        return value.prefix, value.trusted, value.decoded
+        return value.prefix, value.trusted, value.decoded, value.fetched
 
     def is_set(self, name: str) -> bool:
         if name in self.state.vars:
@@ -664,17 +768,19 @@ class _Host:
             return "/root"
         return None
 
-    def substitute(self, script: str, kind: str) -> tuple[str | None, bool, str, bool]:
+    def substitute(self, script: str, kind: str) -> tuple[str | None, bool, str, bool, bool]:
         where = self.where
         label = {"$()": "$(...)", "``": "`...`", "<()": "<(...)", ">()": ">(...)"}.get(kind, kind)
         inner = Where(via=where.via + (label,), depth=where.depth + 1, remote=where.remote)
         before = len(self.analyser.actions)
         # The substitution's text is a slice of a script the pre-pass already checked (and maybe rewrote).
         outcome = self.analyser.script(script, self.state.copy(), inner, checked=True)
-        decoded = any("data.decode" in a.capabilities for a in self.analyser.actions[before:])
+        produced = self.analyser.actions[before:]
+        decoded = any("data.decode" in a.capabilities for a in produced)
+        fetched = any("net.fetch" in a.capabilities for a in produced)
         if kind in ("<()", ">()"):
-            return None, True, "/dev/fd/", decoded
-        return outcome.stdout, outcome.stdout_trusted, outcome.stdout_prefix, decoded
+            return None, True, "/dev/fd/", decoded, fetched
+        return outcome.stdout, outcome.stdout_trusted, outcome.stdout_prefix, decoded, fetched
 
 
 class Call:
@@ -719,11 +825,16 @@ class Call:
 
     def target(self, value: Field, access: Access, *, recursive: bool = False, remote: str = "") -> list[Target]:
         """Targets for one path word: one per directory the command may run in."""
+        if value.known and not value.value:
+            return []  # an empty path names no file (`rm -rf "$unset"` fails): it is not the working directory
         if remote or self.where.remote:
             return [paths.target(value, access, "", recursive=recursive, remote=remote or self.where.remote)]
         if value.known and value.value.startswith("/"):
-            return [paths.target(value, access, "", recursive=recursive)]
-        return [paths.target(value, access, cwd, recursive=recursive) for cwd in (self.state.cwds or ("",))]
+            targets = [paths.target(value, access, "", recursive=recursive)]
+        else:
+            targets = [paths.target(value, access, cwd, recursive=recursive) for cwd in (self.state.cwds or ("",))]
+        links = self.state.shared.links
+        return targets + through_links(targets, links) if links else targets
 
     def emit(self, capabilities: tuple[str, ...] | list[str], targets: list[Target] | tuple[Target, ...] = (), *,
              subcommand: str = "", flags: frozenset[str] = frozenset(), note: str = "", program: str | None = None,
@@ -766,11 +877,13 @@ class Call:
 
     def run_script(self, text: str, label: str, *, positional: tuple[str, ...] | None | bool = False,
                    stdin: StdinSource | None = None, share_state: bool = False, remote: str = "",
-                   errexit: bool | None = None) -> Outcome:
+                   errexit: bool | None = None, arg0: Field | None = None) -> Outcome:
         """Analyse `text` as a nested script (bash -c, eval, ssh payloads, inline system() calls)."""
         state = self.state if share_state else self.state.copy()
         if positional is not False:
             state.positional = positional  # type: ignore[assignment]
+        if arg0 is not None:
+            state.vars["0"] = arg0
         if errexit is not None:
             state.errexit = errexit
         where = Where(via=self.where.via + (label,), depth=self.where.depth + 1, stdin=stdin,
@@ -798,6 +911,32 @@ class Call:
 
     def dynamic(self, note: str, *, capabilities: tuple[str, ...] = (DYNAMIC,)) -> Outcome:
         return self.outcome(self.emit(capabilities, note=note, program=self.program))
+
+
+def through_links(targets: list[Target], links: dict[str, str]) -> list[Target]:
+    """The same accesses seen through links the script made: `ln -s / r; rm -rf r/*` deletes /*, and writing or
+    reading the link itself reaches what it points to (removing the link itself does not)."""
+    extra: list[Target] = []
+    for target in targets:
+        if not target.known or target.remote:
+            continue
+        path = target.path
+        for _ in range(8):  # a link to a link
+            resolved = _resolve_link(path, links, exact=target.access != Access.DELETE)
+            if resolved is None:
+                break
+            path = resolved
+            extra.append(paths.target(Field(path, True, target.glob), target.access, "", recursive=target.recursive))
+    return extra
+
+
+def _resolve_link(path: str, links: dict[str, str], *, exact: bool) -> str | None:
+    for link, destination in links.items():
+        if path == link and exact:
+            return destination
+        if path.startswith(link.rstrip("/") + "/") and link != "/":
+            return paths.normalise(destination + "/" + path[len(link.rstrip("/")) + 1 :], "")
+    return None
 
 
 def _merge_fields(values: list[Field]) -> Field:
@@ -829,6 +968,24 @@ def _is_exit(node, src: str) -> bool:
         return False
     first = src[node.pos[0] : node.pos[1]].split(None, 1)
     return bool(first) and first[0] in ("exit", "return", "false")
+
+
+def _guard_parameter_expansion(bashlex) -> None:
+    """bashlex 0.18 loops forever on a word whose `${` has no `}` after quote removal (`echo '${a'b`): its
+    `_paramexpand` takes `find('}')`'s -1 as the end and restarts at 0. The time budget cannot interrupt it,
+    so such a word is a parse error instead. (Better fixed where bashlex is loaded; kept here until then.)"""
+    subst = getattr(bashlex, "subst", None)
+    original = getattr(subst, "_paramexpand", None)
+    if original is None or getattr(original, "capfence_guarded", False):
+        return
+
+    def guarded(parserobj, string, sindex):
+        if string.startswith("${", sindex) and string.find("}", sindex + 2) < 0:
+            raise bashlex.errors.ParsingError("unterminated ${", string, sindex)
+        return original(parserobj, string, sindex)
+
+    guarded.capfence_guarded = True  # type: ignore[attr-defined]
+    subst._paramexpand = guarded
 
 
 def _parser_message(exc: BaseException) -> str:

@@ -32,6 +32,15 @@ class Part:
     glob: bool = False  # an unquoted glob character
     expanded: bool = False  # came from a parameter or substitution (so it is subject to field splitting)
     decoded: bool = False  # produced at run time by decoding data (base64 -d, xxd -r): deliberately hidden
+    fetched: bool = False  # produced at run time by a command that downloads (`$(curl -s URL)`)
+    # "$@" makes one field per positional parameter even inside quotes: `boundary` parts separate them, and a
+    # field made only of `vanish` parts (an empty "$@") disappears instead of becoming an empty word.
+    boundary: bool = False
+    vanish: bool = False
+
+
+_BOUNDARY = Part(" ", True, True, expanded=True, boundary=True)
+_VANISH = Part("", True, True, expanded=True, vanish=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +54,7 @@ class Field:
     suffix: str = ""  # text certain to end the value
     trusted: bool = True  # every unknown part is trusted (see TRUSTED_SPECIALS)
     decoded: bool = False  # part of it is decoded at run time from hidden data
+    fetched: bool = False  # part of it is downloaded at run time (`bash -c "$(curl -fsSL URL)"`)
 
 
 class ExpansionHost(Protocol):
@@ -56,11 +66,11 @@ class ExpansionHost(Protocol):
     def positional(self) -> tuple[str, ...] | None:
         """$1..$N, or None when unknown."""
 
-    def substitute(self, script: str, kind: str) -> tuple[str | None, bool, str, bool]:
+    def substitute(self, script: str, kind: str) -> tuple[str | None, bool, str, bool, bool]:
         """Analyse a nested command ($(...), `...`, <(...), >(...)).
 
         Returns (its output when known, whether an unknown output is trusted, a known prefix of the output,
-        whether the output is decoded from hidden data)."""
+        whether the output is decoded from hidden data, whether it comes from a download)."""
 
     def home(self, user: str) -> str | None: ...
 
@@ -183,6 +193,11 @@ def _parse_brace_group(raw: str, start: int) -> tuple[int, int, list[str]] | Non
     return None
 
 
+def _is_integer(text: str) -> bool:
+    digits = text[1:] if text[:1] in ("-", "+") else text
+    return digits.isascii() and digits.isdigit()
+
+
 def _brace_sequence(inner: str) -> list[str] | None:
     pieces = inner.split("..")
     if len(pieces) not in (2, 3):
@@ -194,15 +209,16 @@ def _brace_sequence(inner: str) -> list[str] | None:
         except ValueError:
             return None
     a, b = pieces[0], pieces[1]
-    try:
+    if _is_integer(a) and _is_integer(b):
+        if len(a) > 18 or len(b) > 18:
+            raise WordError("brace sequence bound out of range")
         lo, hi = int(a), int(b)
+        # Checked before building the range: `{1..100000}` must not pass as the literal text it is not.
+        if abs(hi - lo) // step + 1 > MAX_BRACE_FIELDS:
+            raise WordError(f"brace expansion yields more than {MAX_BRACE_FIELDS} words")
         width = max(len(a), len(b)) if (a.lstrip("-").startswith("0") or b.lstrip("-").startswith("0")) else 0
         rng = range(lo, hi + 1, step) if lo <= hi else range(lo, hi - 1, -step)
-        if len(rng) > MAX_BRACE_FIELDS:
-            raise WordError(f"brace expansion yields more than {MAX_BRACE_FIELDS} words")
         return [str(v).zfill(width) if width else str(v) for v in rng]
-    except ValueError:
-        pass
     if len(a) == 1 and len(b) == 1 and a.isalpha() and b.isalpha():
         lo_c, hi_c = ord(a), ord(b)
         rng = range(lo_c, hi_c + 1, step) if lo_c <= hi_c else range(lo_c, hi_c - 1, -step)
@@ -284,6 +300,28 @@ def _skip_balanced(s: str, i: int) -> int:
                 return i + 1
         i += 1
     raise WordError(f"unterminated {'$(' if open_c == '(' else '${'}")
+
+
+def substitutions_in(text: str) -> list[str]:
+    """The commands of the `$(...)` and backquote substitutions in text that will be evaluated again
+    (arithmetic on a variable's value); malformed ones end the scan."""
+    found: list[str] = []
+    i, n = 0, len(text)
+    try:
+        while i < n:
+            if text.startswith("$(", i):
+                close = _skip_balanced(text, i + 1)
+                found.append(text[i + 2 : close - 1])
+                i = close
+            elif text[i] == "`":
+                close = _skip_backtick(text, i + 1)
+                found.append(_unescape_backtick(text[i + 1 : close - 1]))
+                i = close
+            else:
+                i += 1
+    except WordError:
+        pass  # an unterminated substitution is a syntax error when evaluated: nothing runs
+    return found
 
 
 _ANSI_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v", "e": "\x1b",
@@ -425,8 +463,8 @@ def _scan(s: str, host: ExpansionHost, i: int, end: int, *, in_dquote: bool, ass
                 close = _skip_balanced(s, i + 1)
                 flush()
                 for part in _parameter_braced(s[i + 2 : close - 1], s[i:close], host, in_dquote):
-                    parts.append(Part(part.text, part.known, part.quoted, part.trusted, part.glob, True,
-                                      part.decoded))
+                    parts.append(part if part.expanded else Part(part.text, part.known, part.quoted, part.trusted,
+                                                                 part.glob, True, part.decoded, part.fetched))
                 i = close
                 continue
             if nxt.isalpha() or nxt == "_":
@@ -501,19 +539,48 @@ def _tilde(user: str, host: ExpansionHost) -> str | None:
 
 def _substitution(script: str, source: str, kind: str, host: ExpansionHost, quoted: bool,
                   process: bool = False) -> list[Part]:
-    output, trusted, prefix, decoded = host.substitute(script, kind)
+    output, trusted, prefix, decoded, fetched = host.substitute(script, kind)
     if output is not None:
         # Command substitution strips trailing newlines.
-        return [Part(output.rstrip("\n"), True, quoted, expanded=True, decoded=decoded)]
-    unknown = Part(source, False, quoted, trusted=trusted, expanded=True, decoded=decoded)
+        return [Part(output.rstrip("\n"), True, quoted, expanded=True, decoded=decoded, fetched=fetched)]
+    unknown = Part(source, False, quoted, trusted=trusted, expanded=True, decoded=decoded, fetched=fetched)
     return [Part(prefix, True, quoted, expanded=True), unknown] if prefix else [unknown]
 
 
 def _parameter_simple(name: str, source: str, host: ExpansionHost, quoted: bool) -> list[Part]:
+    if name == "@" or (name == "*" and not quoted):
+        return _positional_parts(source, host, quoted)
     value = _lookup(name, host)
     if value is None:
         return _unknown_parameter(name, source, host, quoted, name in TRUSTED_SPECIALS)
-    return [Part(value, True, quoted, expanded=True)]
+    return [Part(value, True, quoted, glob=_stands_for_matches(name, host), expanded=True)]
+
+
+def _stands_for_matches(name: str, host: ExpansionHost) -> bool:
+    """A loop variable bound to a glob (`for f in *.pem`) stands for each match, quoted or not."""
+    probe = getattr(host, "is_glob", None)
+    return probe is not None and _is_name(name) and bool(probe(name))
+
+
+def _positional_parts(source: str, host: ExpansionHost, quoted: bool, offset: int = 1,
+                      length: int | None = None) -> list[Part]:
+    """`$@` (and unquoted `$*`): one word per positional parameter, each split on its own when unquoted."""
+    positional = host.positional()
+    if positional is None:
+        return [Part(source, False, quoted, trusted=False, expanded=True)]
+    # `${@:offset:length}` counts from $0; a negative offset counts back from one past the last parameter.
+    start = offset if offset >= 0 else len(positional) + 1 + offset
+    selected = ((host.lookup("0") or "",) + positional)[start:] if start >= 0 else ()
+    if length is not None:
+        selected = selected[: max(length, 0)]
+    if not selected:
+        return [_VANISH]
+    parts: list[Part] = []
+    for value in selected:
+        if parts:
+            parts.append(_BOUNDARY)
+        parts.append(Part(value, True, quoted, expanded=True))
+    return parts
 
 
 def _unknown_parameter(name: str, source: str, host: ExpansionHost, quoted: bool, trusted: bool) -> list[Part]:
@@ -521,8 +588,9 @@ def _unknown_parameter(name: str, source: str, host: ExpansionHost, quoted: bool
     partial = getattr(host, "partial", None)
     known = partial(name) if partial is not None and _is_name(name) else None
     if known is not None:
-        prefix, prefix_trusted, decoded = known
-        unknown = Part(source, False, quoted, trusted=prefix_trusted, expanded=True, decoded=decoded)
+        prefix, prefix_trusted, decoded, fetched = known
+        unknown = Part(source, False, quoted, trusted=prefix_trusted, expanded=True, decoded=decoded,
+                       fetched=fetched)
         return [Part(prefix, True, quoted, expanded=True), unknown] if prefix else [unknown]
     return [Part(source, False, quoted, trusted=trusted, expanded=True)]
 
@@ -577,33 +645,47 @@ def _parameter_braced(body: str, source: str, host: ExpansionHost, quoted: bool)
         return unknown
     if rest.startswith("["):
         return unknown  # arrays are not tracked
+    if name in ("@", "*"):
+        if not rest and (name == "@" or not quoted):
+            return _positional_parts(source, host, quoted)
+        if rest.startswith(":") and rest[1:2] not in ("-", "=", "+", "?") and (name == "@" or not quoted):
+            pieces = rest[1:].split(":")
+            try:
+                offset = int(pieces[0].strip() or 0)
+                length = int(pieces[1].strip()) if len(pieces) > 1 else None
+            except ValueError:
+                return unknown
+            return _positional_parts(source, host, quoted, offset, length)
     value = _lookup(name, host)
     trusted = name in TRUSTED_SPECIALS
-    if "$(" in rest or "`" in rest or "<(" in rest or ">(" in rest:
-        # Substitutions inside the operator word may run (`${x:-$(rm -rf /)}`): analyse them whatever the value.
-        _scan(rest, host, 0, len(rest), in_dquote=True)
+    # Substitutions inside the operator word may run (`${x:-$(rm -rf /)}`): they are analysed whatever the value,
+    # once (where the word is not expanded below, it is scanned for its side effects only).
+    runs = "$(" in rest or "`" in rest or "<(" in rest or ">(" in rest
     if not rest:
         if value is None:
             return _unknown_parameter(name, source, host, quoted, trusted)
-        return [Part(value, True, quoted)]
+        return [Part(value, True, quoted, glob=_stands_for_matches(name, host))]
     for op in (":-", ":=", ":+", ":?", "-", "=", "+", "?"):
         if rest.startswith(op):
             word = rest[len(op) :]
             colon = op.startswith(":")
             if value is None:
-                # Unknown value: the result is the value or the word; both parts must be analysed.
-                alt = _scan(word, host, 0, len(word), in_dquote=quoted)[0] if word else []
-                if alt and all(p.known for p in alt) and "+" not in op:
-                    return [Part(source, False, quoted, trusted=False)]
+                # Unknown value: the result is the value or the word, so it is unknown either way.
+                if runs:
+                    _scan(word, host, 0, len(word), in_dquote=True)
                 return [Part(source, False, quoted, trusted=False)]
             empty = value == "" if colon else False
             unset = value == "" and not _is_set(name, host)
             use_word = (empty or unset) if op[-1] in "-=?" else not (empty or unset)
+            if use_word and op[-1] != "?":
+                return _scan(word, host, 0, len(word), in_dquote=quoted)[0] or [Part("", True, quoted)]
+            if runs:
+                _scan(word, host, 0, len(word), in_dquote=True)
             if op[-1] == "?":
                 return [Part(value, True, quoted)]
-            if use_word:
-                return _scan(word, host, 0, len(word), in_dquote=quoted)[0] or [Part("", True, quoted)]
             return [Part(value if op[-1] in "-=" else "", True, quoted)]
+    if runs:
+        _scan(rest, host, 0, len(rest), in_dquote=True)
     if value is None:
         return [Part(source, False, quoted, trusted=trusted)]
     return [_pattern_operation(value, rest, source, quoted)]
@@ -681,8 +763,9 @@ def _join(parts: list[Part]) -> Field:
     known = all(p.known for p in parts)
     glob = any(p.glob for p in parts)
     decoded = any(p.decoded for p in parts)
+    fetched = any(p.fetched for p in parts)
     if known:
-        return Field(value, True, glob, value, value, True, decoded)
+        return Field(value, True, glob, value, value, True, decoded, fetched)
     trusted = all(p.trusted for p in parts if not p.known)
     prefix_parts: list[str] = []
     for p in parts:
@@ -694,30 +777,46 @@ def _join(parts: list[Part]) -> Field:
         if not p.known:
             break
         suffix_parts.append(p.text)
-    return Field(value, False, glob, "".join(prefix_parts), "".join(reversed(suffix_parts)), trusted, decoded)
+    return Field(value, False, glob, "".join(prefix_parts), "".join(reversed(suffix_parts)), trusted, decoded,
+                 fetched)
 
 
 def _split_fields(parts: list[Part], host: ExpansionHost) -> list[Field]:
     """Field splitting: the unquoted results of expansions split on IFS; literal text never splits."""
-    if not any(p.expanded and not p.quoted for p in parts):
+    splits = positional = False
+    for p in parts:
+        if p.boundary or p.vanish:
+            positional = True
+        elif p.expanded and not p.quoted:
+            splits = True
+    if not splits and not positional:
         return [_join(parts)]
-    if all(p.expanded and not p.quoted and p.known and p.text == "" for p in parts):
+    if all(p.vanish or (p.expanded and not p.quoted and p.known and p.text == "") for p in parts):
         return []  # an unquoted expansion to nothing vanishes: `$empty rm` runs rm
-    ifs = host.lookup("IFS")
+    ifs = host.lookup("IFS") if splits else DEFAULT_IFS
     if ifs is None:
         # IFS itself is unknown, so how the word splits cannot be known.
         return [Field("".join(p.text for p in parts), False, False, "", "", False)]
     fields: list[list[Part]] = [[]]
     for p in parts:
-        if p.quoted or not p.expanded or not p.known or not ifs:
+        if p.boundary:
+            fields.append([])
+            continue
+        if p.quoted or not p.expanded or not p.known:
             fields[-1].append(p)
             continue
-        for k, piece in enumerate(_ifs_split(p.text, ifs)):
+        # The pieces of an unquoted expansion are also subject to pathname expansion (`x='/srv/*'; rm $x`).
+        for k, piece in enumerate(_ifs_split(p.text, ifs) if ifs else [p.text]):
             if k > 0:
                 fields.append([])
             if piece:
-                fields[-1].append(Part(piece, True, False, decoded=p.decoded))
-    return [_join(f) for f in fields if f]
+                fields[-1].append(Part(piece, True, False, glob=p.glob or _has_glob(piece), decoded=p.decoded,
+                                       fetched=p.fetched))
+    return [_join(f) for f in fields if f and not all(p.vanish for p in f)]
+
+
+def _has_glob(text: str) -> bool:
+    return "*" in text or "?" in text or ("[" in text and "]" in text)
 
 
 def _ifs_split(text: str, ifs: str) -> list[str]:

@@ -4,6 +4,7 @@ written directly (`sudo rm -rf /` is a sudo action and an rm action), however th
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from capfence_sh.actions import Access
@@ -51,6 +52,14 @@ def sudo(call: Call) -> Outcome:
         return call.outcome(call.emit(("priv.escalate", "fs.write"), targets, flags=frozenset(parsed.flags)))
     if parsed.has("list", "validate", "reset-timestamp", "K") and not parsed.rest:
         return call.outcome(call.emit(("sys.read",), flags=frozenset(parsed.flags)))
+    if not parsed.rest and call.stdin is not None:
+        # `echo cmd | sudo -s`, `sudo -i <<< cmd`: the root shell reads its commands from standard input.
+        action = call.emit(("priv.escalate",), flags=frozenset(parsed.flags), note="root shell reading stdin")
+        from capfence_sh.parse.shells import run_stdin_as
+
+        call.where = replace(call.where, via=call.where.via + ("sudo",))
+        run_stdin_as(call, "sh")
+        return call.outcome(action)
     note = "interactive root shell" if not parsed.rest else ""
     return _wrap(call, _SUDO, ("priv.escalate",), "sudo", cwd_option="chdir", note=note)
 
@@ -84,6 +93,11 @@ def su(call: Call) -> Outcome:
             return call.run_argv(rest, "runuser")
     elif call.program == "sg" and len(parsed.operands) > 1:
         return call.run_script(" ".join(f.value for f in parsed.operands[1:]), "sg")
+    elif call.stdin is not None:
+        # `echo cmd | su`: the user's shell reads its commands from standard input.
+        from capfence_sh.parse.shells import run_stdin_as
+
+        run_stdin_as(call, "sh")
     return call.outcome(action)
 
 
@@ -133,9 +147,7 @@ def env(call: Call) -> Outcome:
     chdir = parsed.value("chdir")
     if chdir is not None:
         cwd = paths.normalise(chdir.value, call.cwd) if chdir.known else ""
-    from capfence_sh.parse.shells import dangerous_assignments
-
-    dangerous_assignments(call, assignments)
+    # The assignments go with the command, whose dispatch checks them (`env LD_PRELOAD=x.so ls`).
     outcome = call.run_argv(rest, "env", assignments=assignments, keep_redirects=True, cwd=cwd)
     return outcome if outcome.action else call.outcome(action)
 
@@ -289,6 +301,73 @@ def script(call: Call) -> Outcome:
     return call.outcome(action)
 
 
+_TMUX_VALUE_FLAGS = frozenset({"-t", "-s", "-n", "-c", "-x", "-y", "-e", "-F", "-f", "-L", "-S", "-l", "-p", "-b",
+                               "-T", "-N"})
+_TMUX_RUNS = frozenset({"new", "new-session", "new-window", "neww", "split-window", "splitw", "respawn-pane",
+                        "respawnp", "respawn-window", "respawnw", "run-shell", "run", "display-popup", "popup"})
+_TMUX_KEYS = frozenset({"Enter", "C-m", "KPEnter", "C-j", "Escape", "Space", "Tab"})
+
+
+@handles("tmux")
+def tmux(call: Call) -> Outcome:
+    """tmux runs shell commands in new panes (`tmux new -d 'cmd'`) and types into running ones (send-keys)."""
+    args = call.args
+    k = 0
+    while k < len(args) and args[k].known and args[k].value.startswith("-"):
+        k += 2 if args[k].value in ("-L", "-S", "-f", "-T") else 1
+    sub = args[k].value if k < len(args) else ""
+    operands: list[Field] = []
+    j = k + 1
+    while j < len(args):
+        text = args[j].value
+        if args[j].known and text.startswith("-") and text != "-" and not operands:
+            j += 2 if text in _TMUX_VALUE_FLAGS else 1
+            continue
+        operands.append(args[j])
+        j += 1
+    action = call.emit(("shell.builtin",), subcommand=sub)
+    if sub in ("send-keys", "send") and operands:
+        operands = [f for f in operands if not (f.known and f.value in _TMUX_KEYS)]
+    elif sub not in _TMUX_RUNS or not operands:
+        return call.outcome(action)
+    if not all(f.known for f in operands):
+        return call.dynamic(f"tmux {sub} runs a command not known statically")
+    return call.run_script(" ".join(f.value for f in operands), f"tmux {sub}")
+
+
+@handles("screen")
+def screen(call: Call) -> Outcome:
+    """screen runs a program in a new window (`screen -dm cmd args`), or types text into one (`-X stuff`)."""
+    parsed = parse_options(call.args, _spec("SceEhlpTtX", ()))
+    action = call.emit(("shell.builtin",), flags=frozenset(parsed.flags))
+    command = parsed.value("X")
+    if command is not None:
+        words = [command, *parsed.rest]
+        if command.known and command.value == "stuff" and len(words) > 1:
+            typed = words[1]
+            if typed.known:
+                return call.run_script(typed.value.replace("\\n", "\n").replace("^M", "\n"), "screen stuff")
+            return call.dynamic("screen types text not known statically")
+        return call.outcome(action)
+    if parsed.rest:
+        return call.run_argv(parsed.rest, "screen")
+    return call.outcome(action)
+
+
+@handles("nix-shell")
+def nix_shell(call: Call) -> Outcome:
+    """`nix-shell -p pkg --run 'cmd'`: the command runs in the shell nix builds."""
+    args = call.args
+    action = call.emit(("pkg.install", "shell.exec"), note="nix-shell builds an environment")
+    for k, arg in enumerate(args[:-1]):
+        if arg.known and arg.value in ("--run", "--command"):
+            command = args[k + 1]
+            if not command.known:
+                return call.dynamic("nix-shell runs a command not known statically")
+            return call.run_script(command.value, f"nix-shell {arg.value}")
+    return call.outcome(action)
+
+
 @handles("chroot")
 def chroot(call: Call) -> Outcome:
     parsed = parse_options(call.args, _spec("", ("userspec", "groups")))
@@ -339,6 +418,9 @@ def xargs(call: Call) -> Outcome:
         else:
             argv = [*command, item]
         call.run_argv(argv, "xargs", stdin=None)
+    if not items and not token and not parsed.has("r", "no-run-if-empty"):
+        # Without -r, xargs runs its command once even when the input has no words (`echo | xargs reboot`).
+        call.run_argv(command, "xargs", stdin=None)
     return call.outcome(action)
 
 
@@ -371,10 +453,14 @@ def _replace_token(field: Field, token: str, item: Field) -> Field:
         return field
     if field.known and item.known:
         return literal(field.value.replace(token, item.value))
-    head, _, tail = field.value.partition(token)
-    prefix = head + item.prefix if field.known and head == field.value[: len(head)] else ""
-    return Field(field.value.replace(token, item.value), False, False, prefix, tail if item.known else "",
-                 item.trusted and field.trusted)
+    # What is certain at both ends survives: `{}` keeps the item's own ending (`find -name '*.pyc'` -> ".pyc").
+    head = field.value.partition(token)[0]
+    tail = field.value.rpartition(token)[2]
+    single = field.value.count(token) == 1
+    prefix = head + item.prefix if field.known else ""
+    suffix = (item.suffix + tail if single else tail) if field.known else ""
+    return Field(field.value.replace(token, item.value), False, False, prefix, suffix,
+                 item.trusted and field.trusted, item.decoded or field.decoded, item.fetched or field.fetched)
 
 
 _FIND_TESTS_WITH_VALUE = frozenset({
@@ -440,13 +526,14 @@ def find(call: Call) -> Outcome:
             continue
         k += 1
     action = call.emit(tuple(capabilities), targets, flags=frozenset(flags))
-    call.stdout_prefix = _common_root(call, roots)
+    call.stdout_prefix = common_root(call, roots)
     call.stdout_trusted = True
     for kind, command in execs:
         if not command:
             continue
         for root in roots[:4]:
-            item = _found_item(call, root)
+            # Every path passed ends like the -name pattern (`-name '*.pyc' -exec rm {} +` never sees .git).
+            item = _found_item(call, root, name_suffix)
             argv = [_replace_token(f, "{}", item) for f in command]
             if not any("{}" in f.value for f in command) and kind in ("-exec", "-ok"):
                 argv = argv  # the found path is not passed: the command runs as written
@@ -476,7 +563,7 @@ def _name_suffix(expression: list[Field]) -> str:
     return pattern[cut + 1 :] if cut >= 0 else "/" + pattern
 
 
-def _common_root(call: Call, roots: list[Field]) -> str:
+def common_root(call: Call, roots: list[Field]) -> str:
     bases = []
     for root in roots:
         if not root.known:

@@ -129,8 +129,15 @@ def compile_policy(data: dict[str, Any], sha256: str) -> Policy:
 
 def compile_rule(raw: dict[str, Any], index: int) -> Rule:
     match = raw["match"]
-    conditions = compile_conditions(match)
-    unless = compile_conditions(raw["unless"]) if raw.get("unless") else []
+    unless_raw = raw.get("unless") or {}
+    if match.get("paths") is not None and unless_raw and set(unless_raw) <= {"paths", "access"}:
+        # `paths` + `unless: {paths}` is decided target by target: the exception removes the targets it names, so
+        # `cp .env.example .env` is a read of .env.example (excepted) and a write of .env (not a read).
+        conditions = compile_conditions(match, excluded_paths=_as_list(unless_raw["paths"]))
+        unless: list[Matcher] = []
+    else:
+        conditions = compile_conditions(match)
+        unless = compile_conditions(unless_raw) if unless_raw else []
     programs: frozenset[str] = frozenset()
     program_values = _as_list(match.get("program"))
     if program_values and not any(_has_glob(p) for p in program_values):
@@ -167,10 +174,13 @@ def _has_glob(text: str) -> bool:
     return any(ch in text for ch in "*?[")
 
 
-def compile_conditions(match: dict[str, Any]) -> list[Matcher]:
+def compile_conditions(match: dict[str, Any], *, excluded_paths: list[str] | None = None) -> list[Matcher]:
     compiled: list[Matcher] = []
     access = [Access(a) for a in _as_list(match.get("access"))]
     for key, value in match.items():
+        if key == "paths" and excluded_paths:
+            compiled.append(_paths(value, access, match, excluded=excluded_paths))
+            continue
         builder = _BUILDERS.get(key)
         if builder is None:
             continue
@@ -288,18 +298,25 @@ def _relevant(action: Action, access: list[Access]) -> list[Target]:
     return [t for t in action.targets if t.access in access or t.access is Access.ANY]
 
 
-def _paths(value: Any, access: list[Access], match) -> Matcher:
-    patterns = _as_list(value)
+def _paths(value: Any, access: list[Access], match, excluded: list[str] | None = None) -> Matcher:
+    patterns = tuple(_as_list(value))
+    exceptions = tuple(excluded or ())
 
     def check(action: Action, mctx: MatchContext, restrictive: bool) -> bool:
         targets = _relevant(action, access)
         if not targets:
             return False
-        compiled = _resolve_patterns(tuple(patterns), action.cwd or mctx.ctx.cwd, mctx.ctx)
+        cwd = action.cwd or mctx.ctx.cwd
+        compiled = _resolve_patterns(patterns, cwd, mctx.ctx)
+        excepted = _resolve_patterns(exceptions, cwd, mctx.ctx) if exceptions else ()
         if restrictive:
-            return any(may_match(t, p) for t in targets for p in compiled)
-        # An allow rule on paths holds only when every relevant target surely matches one of them.
-        return all(t.access is not Access.ANY and any(surely_matches(t, p) for p in compiled) for t in targets)
+            # A target the exception only may name stays matched: uncertainty resolves toward the rule.
+            return any(any(may_match(t, p) for p in compiled) and not any(surely_matches(t, e) for e in excepted)
+                       for t in targets)
+        # An allow rule on paths holds only when every relevant target surely matches one of them (and surely
+        # is not one of the exceptions).
+        return all(t.access is not Access.ANY and any(surely_matches(t, p) for p in compiled)
+                   and not any(may_match(t, e) for e in excepted) for t in targets)
 
     return check
 

@@ -179,6 +179,44 @@ def test_unless_switches_a_rule_off_only_when_surely(engine_for):
     assert decide(engine, "cat .env").rule == "env-files"
     assert decide(engine, "cat .env.example").rule == "default"
     assert decide(engine, "cat .env.*").rule == "env-files", "a glob might also read .env.local"
+    # Target by target: the exception removes the targets it names, not the whole action.
+    assert decide(engine, "cp .env.example .env").rule == "default", "reads the example, writes .env"
+    assert decide(engine, "cat .env.example .env").rule == "env-files"
+    assert decide(engine, "cp .env .env.example").rule == "env-files", "reads .env"
+    assert decide(engine, "diff .env.example .env.local").rule == "env-files"
+
+
+def test_unless_with_other_conditions_applies_to_the_whole_action(engine_for):
+    engine = engine_for("""
+        default: allow
+        rules:
+          - id: env-files
+            decision: deny
+            reason: r
+            paths: ["**/.env*"]
+            access: [read]
+            unless: {paths: ["**/.env.example"], program: diff}
+    """)
+    assert decide(engine, "diff .env.example .env.local").rule == "env-files"
+    assert decide(engine, "diff .env.example .env.example").rule == "default"
+    assert decide(engine, "cat .env.example").rule == "env-files", "the exception is for diff only"
+
+
+def test_allow_rule_with_an_exception_covers_only_what_it_surely_names(engine_for):
+    engine = engine_for("""
+        default: deny
+        rules:
+          - id: docs
+            decision: allow
+            reason: r
+            paths: ["docs/**"]
+            access: [read]
+            unless: {paths: ["docs/private/**"]}
+          - {id: ls, decision: allow, reason: r, program: ls}
+    """)
+    assert decide(engine, "cat docs/a.md").rule == "docs"
+    assert decide(engine, "cat docs/private/b.md").decision.value == "deny"
+    assert decide(engine, "cat docs/*/b.md").decision.value == "deny", "the glob may reach docs/private"
 
 
 def test_allow_capability_list_must_cover_every_capability(engine_for):
