@@ -68,9 +68,11 @@ if [ -z "$bin_dir" ]; then
 fi
 bin_dir="${bin_dir:-$HOME/.local/bin}"
 mkdir -p "$bin_dir"
-ln -sf "$venv/bin/capfence" "$bin_dir/capfence"
+rm -f "$bin_dir/capfence"  # an earlier install's symlink
+"$venv/bin/python" -c 'import sys; from capfence_sh.shims import write_launcher; write_launcher(sys.argv[1])' \
+  "$bin_dir/capfence"
 
-echo "capfence installed: $bin_dir/capfence -> $venv/bin/capfence"
+echo "capfence installed: $bin_dir/capfence (runs $venv/bin/python)"
 if [ "$shims" = yes ]; then
   "$venv/bin/capfence" shims install
 fi

@@ -21,13 +21,14 @@ AGENTS: tuple[tuple[str, str], ...] = (
 MAX_ANCESTORS = 16
 
 
-def resolve_actor(explicit: str | None, env: Mapping[str, str]) -> tuple[str, str]:
-    """(actor, how it was determined)."""
+def resolve_actor(explicit: str | None, env: Mapping[str, str], caller_ppid: int | None = None) -> tuple[str, str]:
+    """(actor, how it was determined). `caller_ppid`: the parent of the process asking (the decision service
+    decides for a client whose parents are not its own)."""
     if explicit:
         return explicit, "--actor"
     if env.get("CAPFENCE_ACTOR"):
         return env["CAPFENCE_ACTOR"], "CAPFENCE_ACTOR"
-    found = detect_agent(os.getppid())
+    found = detect_agent(os.getppid() if caller_ppid is None else caller_ppid)
     if found is not None:
         name, pid, process = found
         return name, f"parent process {pid} ({process})"

@@ -33,6 +33,10 @@ hook_app = typer.Typer(help="Agent hooks (Claude Code, Codex): answer PreToolUse
                        no_args_is_help=True)
 app.add_typer(hook_app, name="hook")
 app.add_typer(audit_app, name="audit")
+service_app = typer.Typer(help="The decision service: a warm per-user process that makes each gated command cost "
+                               "about one interpreter start-up. Started on demand; exits when idle.",
+                          no_args_is_help=True)
+app.add_typer(service_app, name="service")
 app.command("replay", help=REPLAY_HELP, no_args_is_help=True)(replay_command)
 
 _GATE_HELP = {
@@ -322,6 +326,53 @@ def review() -> None:
     from capfence_sh.review import main as review_main
 
     raise typer.Exit(review_main())
+
+
+def _service_line(info: dict) -> str:
+    import time
+
+    return (f"decision service running: pid {info['pid']}, socket {info['socket']}, "
+            f"up {int(time.time() - info['started'])}s, {info['served']} requests served, "
+            f"exits after {info['idle_seconds']:g}s idle")
+
+
+@service_app.command("status", help="Whether a decision service is running (exit 1 when not).")
+def service_status() -> None:
+    import os
+
+    from capfence_sh import service_client
+
+    info = service_client.status(os.environ)
+    if info is None:
+        mode = os.environ.get("CAPFENCE_SERVICE", "auto")
+        typer.echo(f"no decision service at {service_client.socket_path(os.environ)} (CAPFENCE_SERVICE={mode})")
+        raise typer.Exit(1)
+    typer.echo(_service_line(info))
+
+
+@service_app.command("start", help="Start the decision service now (the gate also starts it on demand).")
+def service_start() -> None:
+    import os
+
+    from capfence_sh import service_client
+
+    info = service_client.start_and_wait(os.environ)
+    if info is None:
+        typer.echo("capfence: the decision service did not start; gated commands are decided in-process",
+                   err=True)
+        raise typer.Exit(EXIT_GATE_ERROR)
+    typer.echo(_service_line(info))
+
+
+@service_app.command("stop", help="Stop the decision service (the next gated command starts a fresh one unless "
+                                  "CAPFENCE_SERVICE=off).")
+def service_stop() -> None:
+    import os
+
+    from capfence_sh import service_client
+
+    info = service_client.stop(os.environ)
+    typer.echo(f"stopped decision service pid {info['pid']}" if info else "no decision service was running")
 
 
 def run_cli(args: list[str]) -> int:

@@ -79,7 +79,7 @@ class Engine:
 
 
 def decide_action(policy: Policy, action: Action, mctx: MatchContext) -> ActionVerdict:
-    matched = [rule for rule in policy.candidates(action) if rule.matches(action, mctx)]
+    matched = [rule for rule in policy.candidates(action, mctx) if rule.matches(action, mctx)]
     best = None
     for rule in matched:
         if best is None or rule.decision.rank > best.decision.rank:

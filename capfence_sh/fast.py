@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         # Runs before every agent tool call: no typer here either.
         from capfence_sh.hooks import main as hook_main
 
-        return hook_main(args[1], args[2:])
+        return hook_main(args[1], args[2:], service=True)
     if not args or args[0] not in FAST_COMMANDS or any(a in ("--help", "-h") for a in _options_part(args[1:])):
         from capfence_sh.cli import run_cli
 
@@ -154,6 +154,11 @@ def _gate_options(options: dict):
 
 def _dispatch(command: str, args: list[str]) -> int:
     options, argv, script, script_args = parse_gate_args(args)
+    # A rich `check` on a terminal renders here; everything else can be decided by the warm decision service.
+    if command == "exec" or options.get("json") or not sys.stdout.isatty():
+        status = _via_service(command, options, argv, script, script_args)
+        if status is not None:
+            return status
     from capfence_sh.gate import execute, open_gate
 
     positional: tuple[str, ...] | None = tuple(script_args[1:]) if script is not None else ()
@@ -164,6 +169,63 @@ def _dispatch(command: str, args: list[str]) -> int:
     if script is None:
         return execute(gate, verdict, argv=argv)
     return execute(gate, verdict, script=script, script_args=script_args)
+
+
+def _via_service(command: str, options: dict, argv, script, script_args: list[str]) -> int | None:
+    """Decide through the decision service and, for exec, run the command here. None: no service, decide locally."""
+    from capfence_sh import service_client
+
+    env = os.environ
+    if not service_client.enabled(env) or options.get("wait") is not None:
+        # `--wait` decides here, so that "waiting for approval <id>" is shown while it waits, not after.
+        return None
+    wanted = {k: v for k, v in options.items() if k in ("policy", "audit", "env", "actor", "workspace", "observe",
+                                                         "wait", "cwd")}
+    request = service_client.caller_request(
+        env, op="decide", mode=command, json=bool(options.get("json")), script=script, argv=argv,
+        positional=list(script_args[1:]) if script is not None else [], options=wanted,
+        want_shell=script is not None)
+    if options.get("cwd"):
+        request["cwd"] = options["cwd"]
+    reply = service_client.ask(request, env)
+    if reply is None:
+        return None
+    if "error" in reply:
+        print(reply["error"], file=sys.stderr)
+        return EXIT_GATE_ERROR
+    if reply.get("stdout"):
+        sys.stdout.write(reply["stdout"])
+    if reply.get("stderr"):
+        sys.stderr.write(reply["stderr"])
+    if not reply.get("run"):
+        return int(reply["status"])
+    return _run_decided(reply, argv, script, script_args, request)
+
+
+def _run_decided(reply: dict, argv, script, script_args: list[str], request: dict) -> int:
+    from capfence_sh import service_client
+    from capfence_sh.process import SpawnError, run_child
+    from capfence_sh.shim import MARKER
+
+    env = dict(os.environ)
+    env[MARKER] = reply["marker"]
+    command = [reply["shell"], "-c", script, *script_args] if script is not None else list(argv)
+    outcome = {"op": "outcome", "record": reply.get("record"), "cwd": request["cwd"],
+               "environ": request["environ"], "pid": request["pid"], "ppid": request["ppid"],
+               "options": request["options"]}
+    try:
+        result = run_child(command, env=env)
+    except SpawnError as exc:
+        print(exc.message, file=sys.stderr)
+        service_client.tell({**outcome, "exit_status": exc.exit_status, "error": exc.message}, os.environ)
+        return exc.exit_status
+    told = service_client.tell({**outcome, "exit_status": result.exit_status, "signal": result.signal,
+                                "wall_seconds": round(result.wall_seconds, 6),
+                                "cpu_seconds": round(result.cpu_seconds, 6),
+                                "peak_rss_bytes": result.peak_rss_bytes}, os.environ)
+    if not told:
+        print("capfence: warning: the command ran but its outcome was not recorded", file=sys.stderr)
+    return result.exit_status
 
 
 def _report_check(gate, verdict, as_json: bool) -> int:

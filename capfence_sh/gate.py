@@ -32,6 +32,10 @@ class GateOptions:
     cwd: str | None = None
     session: str | None = None  # the agent session approvals "for the session" are bound to
     wait: float | None = None  # seconds to wait for a human's approval (None: the policy's approval.wait)
+    # The process the decision is for, when another one decides for it (the decision service): its pid and ppid
+    # go into the audit record and drive actor detection.
+    caller_pid: int | None = None
+    caller_ppid: int | None = None
 
 
 @dataclass(slots=True)
@@ -72,8 +76,8 @@ class Gate:
             "user": self.ctx.user,
             "actor": self.ctx.actor,
             "actor_source": self.actor_source,
-            "pid": os.getpid(),
-            "ppid": os.getppid(),
+            "pid": self.pid,
+            "ppid": self.ppid,
             "cwd": self.ctx.cwd,
             "workspace": self.ctx.workspace,
             "environment": self.ctx.environment,
@@ -96,6 +100,14 @@ class Gate:
             raise
 
     @property
+    def pid(self) -> int:
+        return self.options.caller_pid if self.options.caller_pid is not None else os.getpid()
+
+    @property
+    def ppid(self) -> int:
+        return self.options.caller_ppid if self.options.caller_ppid is not None else os.getppid()
+
+    @property
     def session(self) -> str:
         """What "approve for the session" is bound to: the hook's session id, CAPFENCE_SESSION, else the agent
         process (or, without one, the parent process) asking."""
@@ -106,7 +118,7 @@ class Gate:
         source = self.actor_source
         if source.startswith("parent process "):
             return f"{self.ctx.actor}@{source.split()[2]}"
-        return f"{self.ctx.actor}@{os.getppid()}"
+        return f"{self.ctx.actor}@{self.ppid}"
 
     def record_approval(self, event: str, request) -> None:
         """An approval-store event as an audit record (requested, approved, rejected, expired, consumed)."""
@@ -148,7 +160,7 @@ class Gate:
             "ref": decision_record["seq"] if decision_record else None,
             "ref_hash": decision_record["hash"] if decision_record else None,
             "host": _hostname(),
-            "pid": os.getpid(),
+            "pid": self.pid,
             "exit_status": result.exit_status if result is not None else exit_status,
             "signal": result.signal if result is not None else None,
             "wall_seconds": round(result.wall_seconds, 6) if result is not None else 0.0,
@@ -194,7 +206,8 @@ def _hostname() -> str:
 
 
 def open_gate(options: GateOptions, env: Mapping[str, str] | None = None, *,
-              positional: tuple[str, ...] | None = (), errexit: bool = False) -> Gate:
+              positional: tuple[str, ...] | None = (), errexit: bool = False,
+              policy_memory: dict | None = None) -> Gate:
     """Load the policy (from the compiled cache when unchanged) and gather the situation."""
     from capfence_sh.situation import build_context
 
@@ -207,7 +220,7 @@ def open_gate(options: GateOptions, env: Mapping[str, str] | None = None, *,
             raise GateError("the current directory no longer exists") from None
     probe_workspace = options.workspace or env.get("CAPFENCE_WORKSPACE") or cwd
     choice = choose_policy(options.policy, env, probe_workspace, cwd)
-    policy = load_choice(choice, cache_dir=paths.cache_dir(env))
+    policy = load_choice(choice, cache_dir=paths.cache_dir(env), memory=policy_memory)
     mode = "observe" if options.observe else policy.mode
     audit_path = options.audit or env.get("CAPFENCE_AUDIT") or policy.audit.get("path") or paths.default_audit_path(env)
     audit_path = os.path.abspath(os.path.expanduser(audit_path))
@@ -220,11 +233,24 @@ def open_gate(options: GateOptions, env: Mapping[str, str] | None = None, *,
     ctx, actor_source = build_context(
         env=env, cwd=cwd, workspace=options.workspace, environment=options.environment, actor=options.actor,
         policy_environment=policy.environment, policy_workspace=policy.workspace, env_complete=options.env_complete,
-        positional=positional, errexit=errexit, extra_protected=own, secrets=(key_file,) if key_file else ())
+        positional=positional, errexit=errexit, extra_protected=own, secrets=(key_file,) if key_file else (),
+        caller_ppid=options.caller_ppid)
     key = _read_key(key_file) if key_file else None
-    return Gate(options, env, choice, Engine(policy, mode=mode), ctx, actor_source, audit_path, key,
+    engine = _engine(policy, mode, policy_memory)
+    return Gate(options, env, choice, engine, ctx, actor_source, audit_path, key,
                 policy.audit.get("on_failure", "deny"), positional,
                 audit_max_bytes=_audit_max_bytes(env, policy.audit))  # audit rotation size
+
+
+def _engine(policy, mode: str, memory: dict | None) -> Engine:
+    """One engine per compiled policy in a long-lived process, so its memo of decided commands is reused."""
+    if memory is None:
+        return Engine(policy, mode=mode)
+    engines = memory.setdefault("__engines__", {})
+    engine = engines.get((id(policy), mode))
+    if engine is None or engine.policy is not policy:
+        engine = engines[(id(policy), mode)] = Engine(policy, mode=mode)
+    return engine
 
 
 def _read_key(path: str) -> bytes:
@@ -256,7 +282,8 @@ def real_shell(env: Mapping[str, str], name: str = "bash") -> str:
     raise GateError("no bash or sh found on PATH")
 
 
-def approval_gate(gate: Gate, verdict: Verdict, *, form_command: tuple[str, str] | None = None) -> int | None:
+def approval_gate(gate: Gate, verdict: Verdict, *, form_command: tuple[str, str] | None = None,
+                  err=None) -> int | None:
     """For a command that needs a human: use a grant made for exactly this command if there is one; otherwise
     file a request and (when asked to) wait for the decision. Returns None when the command may run, else the
     exit status to refuse with. Every step is an audit record."""
@@ -279,14 +306,12 @@ def approval_gate(gate: Gate, verdict: Verdict, *, form_command: tuple[str, str]
                                          reason=verdict.reason, actions=_actions_for_audit(verdict), ttl=ttl)
         if created:
             gate.record_approval("requested", request)
-        print(f"capfence: approval required: {verdict.reason} (request {request.id})", file=sys.stderr)
-        wait = gate.options.wait if gate.options.wait is not None else float(approval.get("wait", 0))
-        if wait < 0:  # `--wait` without a number
-            wait = float(approval.get("wait", 0)) or 300.0
+        print(f"capfence: approval required: {verdict.reason} (request {request.id})", file=err or sys.stderr)
+        wait = approval_wait(gate)
         if wait <= 0:
             return EXIT_DENIED
         print(f"capfence: waiting up to {wait:g}s for a human to approve request {request.id} (`capfence review`)",
-              file=sys.stderr)
+              file=err or sys.stderr)
         outcome = store.wait(request.id, wait)
         if outcome.status == "approved" and store.consume(request.id):
             gate.record_approval("consumed", store.get(request.id))
@@ -295,13 +320,21 @@ def approval_gate(gate: Gate, verdict: Verdict, *, form_command: tuple[str, str]
             gate.record_approval("rejected-seen", outcome)
             note = f": {outcome.decision_note}" if outcome.decision_note else ""
             print(f"capfence: denied: request {request.id} was rejected by {outcome.decided_by}{note}",
-                  file=sys.stderr)
+                  file=err or sys.stderr)
         elif outcome.status == "expired":
             gate.record_approval("expired", outcome)
-            print(f"capfence: denied: approval request {request.id} expired", file=sys.stderr)
+            print(f"capfence: denied: approval request {request.id} expired", file=err or sys.stderr)
         else:
-            print(f"capfence: denied: approval timed out (request {request.id})", file=sys.stderr)
+            print(f"capfence: denied: approval timed out (request {request.id})", file=err or sys.stderr)
         return EXIT_DENIED
+
+
+def approval_wait(gate: Gate) -> float:
+    """Seconds to wait for a human: `--wait N`, else the policy's approval.wait; bare `--wait` means the policy's
+    value or 300 s. 0: do not wait."""
+    configured = float(gate.policy.approval.get("wait", 0))
+    wait = gate.options.wait if gate.options.wait is not None else configured
+    return (configured or 300.0) if wait < 0 else wait
 
 
 def record_expired(gate: Gate, store) -> None:

@@ -26,7 +26,8 @@ SHELL_TOOLS = {"claude": ("Bash",), "codex": ("Bash", "shell", "shell_command", 
 
 
 def run(agent: str, stdin_text: str, *, env=None, allow_mode: str = "defer", policy: str | None = None,
-        audit: str | None = None) -> tuple[str, str, int]:
+        audit: str | None = None, caller: tuple[int, int] | None = None,
+        policy_memory: dict | None = None) -> tuple[str, str, int]:
     """(stdout, stderr, exit status) for one hook call."""
     env = dict(os.environ if env is None else env)
     try:
@@ -42,7 +43,7 @@ def run(agent: str, stdin_text: str, *, env=None, allow_mode: str = "defer", pol
     if command is None:
         return "", f"capfence: {tool} call without a command; blocking it", HOOK_BLOCK
     try:
-        verdict = _decide(agent, request, command, env, policy, audit)
+        verdict = _decide(agent, request, command, env, policy, audit, caller, policy_memory)
     except BaseException as exc:  # noqa: BLE001 - fail closed: the tool call must not run
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -78,14 +79,17 @@ def _command_of(tool_input: dict) -> str | None:
     return command if isinstance(command, str) else None
 
 
-def _decide(agent: str, request: dict, command: str, env: dict, policy: str | None, audit: str | None):
+def _decide(agent: str, request: dict, command: str, env: dict, policy: str | None, audit: str | None,
+            caller: tuple[int, int] | None = None, policy_memory: dict | None = None):
     from capfence_sh.gate import GateOptions, open_gate
 
     cwd = request.get("cwd") if isinstance(request.get("cwd"), str) and os.path.isabs(request.get("cwd")) else None
     actor = env.get("CAPFENCE_ACTOR") or ("claude-code" if agent == "claude" else "codex")
+    session = request.get("session_id") if isinstance(request.get("session_id"), str) else None
     # The shell that runs the command may hold variables this process cannot see: unset ones are unknown.
-    options = GateOptions(policy=policy, audit=audit, actor=actor, cwd=cwd, env_complete=False)
-    gate = open_gate(options, env)
+    options = GateOptions(policy=policy, audit=audit, actor=actor, cwd=cwd, env_complete=False, session=session,
+                          caller_pid=caller[0] if caller else None, caller_ppid=caller[1] if caller else None)
+    gate = open_gate(options, env, policy_memory=policy_memory)
     verdict = gate.decide_script(command)
     gate.record_decision(verdict)
     return verdict
@@ -96,7 +100,7 @@ def _answer(decision: str, reason: str) -> str:
                                               "permissionDecisionReason": reason}})
 
 
-def main(agent: str, args: list[str]) -> int:
+def main(agent: str, args: list[str], *, service: bool = False) -> int:
     allow_mode, policy, audit = "defer", None, None
     k = 0
     while k < len(args):
@@ -117,12 +121,28 @@ def main(agent: str, args: list[str]) -> int:
     if allow_mode not in ("defer", "allow"):
         print("capfence hook: --allow-mode must be defer or allow", file=sys.stderr)
         return HOOK_BLOCK
-    stdout, stderr, status = run(agent, sys.stdin.read(), allow_mode=allow_mode, policy=policy, audit=audit)
+    stdin_text = sys.stdin.read()
+    answer = _via_service(agent, stdin_text, allow_mode, policy, audit) if service else None
+    stdout, stderr, status = answer or run(agent, stdin_text, allow_mode=allow_mode, policy=policy, audit=audit)
     if stdout:
         print(stdout)
     if stderr:
         print(stderr, file=sys.stderr)
     return status
+
+
+def _via_service(agent: str, stdin_text: str, allow_mode: str, policy: str | None,
+                 audit: str | None) -> tuple[str, str, int] | None:
+    from capfence_sh import service_client
+
+    reply = service_client.ask(service_client.caller_request(
+        os.environ, op="hook", agent=agent, stdin=stdin_text,
+        options={"allow_mode": allow_mode, "policy": policy, "audit": audit}), os.environ)
+    if reply is None:
+        return None
+    if "error" in reply:
+        return "", f"{reply['error']}; blocking the tool call", HOOK_BLOCK
+    return reply["stdout"], reply["stderr"], reply["status"]
 
 
 # --- installing the hook into the agents' settings ---------------------------------------------------------------

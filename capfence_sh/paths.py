@@ -4,7 +4,7 @@ and hooks can point everything at a scratch HOME."""
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from _collections_abc import Mapping  # what collections.abc re-exports; already loaded by os, unlike typing
 
 
 def _home(env: Mapping[str, str]) -> str:

@@ -1,7 +1,9 @@
 """Spawning an allowed command: the child runs on the gate's own terminal, the gate waits and reports.
 
-This module is on the gate's hot path, so it imports only cheap modules (`signal` and `dataclasses` cost
-something, but the rest of the gate loads them anyway; no subprocess, threading, asyncio or typing). `psutil` is imported
+This module is on the gate's hot path, including the lean client of the decision service, so it imports only
+modules that are already loaded or built in: `_signal` rather than `signal` (which builds an IntEnum, pulling in
+`enum`), a plain class rather than a dataclass (`dataclasses` imports `inspect`, ~10 ms), no subprocess,
+threading, asyncio or typing. `psutil` is imported
 only once a child has outlived its first sampling interval, so short commands never pay for it and long ones
 pay while the child is already running.
 
@@ -30,13 +32,12 @@ Linux is the target (sigtimedwait, /proc through psutil, ru_maxrss in KiB).
 
 from __future__ import annotations
 
+import _signal as signal  # the C module: same functions and constants, without signal.py's enums
 import errno
 import os
-import signal
 import stat
 import sys
 import time
-from dataclasses import dataclass
 
 from capfence_sh.errors import EXIT_GATE_ERROR, EXIT_NOT_FOUND
 
@@ -73,15 +74,28 @@ _BINARY_PROBE_BYTES = 80  # what bash reads to tell a script without #! from a b
 _FALLBACK_SHELL = "/bin/sh"
 
 
-@dataclass(frozen=True, slots=True)
 class ChildResult:
-    exit_status: int  # what the gate must exit with: the child's code, or 128+N if killed by signal N
-    signal: int | None  # N when the child died of a signal
-    wall_seconds: float
-    cpu_seconds: float  # user+sys of the child and its waited-for descendants
-    # Peak of the summed RSS of the child's process tree, sampled; at least the child's own ru_maxrss (which
-    # covers children too short-lived to sample); None if not measurable.
-    peak_rss_bytes: int | None
+    """How a spawned command ended. (A plain class: see the module docstring for why not a dataclass.)"""
+
+    __slots__ = ("exit_status", "signal", "wall_seconds", "cpu_seconds", "peak_rss_bytes")
+
+    def __init__(self, exit_status: int, signal: int | None, wall_seconds: float, cpu_seconds: float,
+                 peak_rss_bytes: int | None) -> None:
+        self.exit_status = exit_status  # what the gate must exit with: the child's code, or 128+N for signal N
+        self.signal = signal  # N when the child died of a signal
+        self.wall_seconds = wall_seconds
+        self.cpu_seconds = cpu_seconds  # user+sys of the child and its waited-for descendants
+        # Peak of the summed RSS of the child's process tree, sampled; at least the child's own ru_maxrss (which
+        # covers children too short-lived to sample); None if not measurable.
+        self.peak_rss_bytes = peak_rss_bytes
+
+    def __repr__(self) -> str:
+        return (f"ChildResult(exit_status={self.exit_status}, signal={self.signal}, "
+                f"wall_seconds={self.wall_seconds:.3f}, cpu_seconds={self.cpu_seconds:.3f}, "
+                f"peak_rss_bytes={self.peak_rss_bytes})")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ChildResult) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
 
 
 class SpawnError(OSError):

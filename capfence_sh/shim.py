@@ -113,10 +113,31 @@ def _gate_program(name: str, args: list[str], env: dict) -> int | None:
     argv = [name, *args]
     if already_decided(argv, env):
         return None
+    return _decide(env, argv=argv)
+
+
+def _decide(env: dict, *, script: str | None = None, argv: list[str] | None = None, positional=(),
+            errexit: bool = False) -> int | None:
+    """Decide (through the warm decision service when there is one) and record; None means: exec the command."""
+    from capfence_sh import service_client
+
+    reply = service_client.ask(service_client.caller_request(
+        env, op="decide", mode="exec", script=script, argv=argv, positional=list(positional),
+        errexit=errexit, options={}), env)
+    if reply is not None:
+        if "error" in reply:
+            print(reply["error"], file=sys.stderr)
+            return EXIT_GATE_ERROR
+        if reply.get("stderr"):
+            sys.stderr.write(reply["stderr"])
+        if not reply.get("run"):
+            return int(reply["status"])
+        env[MARKER] = reply["marker"]
+        return None
     from capfence_sh.gate import GateOptions, open_gate
 
-    gate = open_gate(GateOptions(), env)
-    verdict = gate.decide_argv(argv)
+    gate = open_gate(GateOptions(), env, positional=tuple(positional), errexit=errexit)
+    verdict = gate.decide_script(script) if script is not None else gate.decide_argv(argv or [])
     return _enforce(gate, verdict, env)
 
 
@@ -163,26 +184,19 @@ def _gate_shell(name: str, args: list[str], env: dict) -> int | bytes | None:
     operands = args[k:]
     if already_decided([name, *args], env):
         return None
-    from capfence_sh.gate import GateOptions, open_gate
-
     if command_mode:
         if not operands:
             return None  # the shell reports its own usage error
-        positional = tuple(operands[2:])
-        gate = open_gate(GateOptions(), env, positional=positional, errexit=errexit)
-        return _enforce(gate, gate.decide_script(operands[0]), env)
+        return _decide(env, script=operands[0], positional=operands[2:], errexit=errexit)
     if operands and not stdin_mode:
         script = _read_script(operands[0])
         if script is None:
             return None  # unreadable: the shell will fail to read it just the same
-        gate = open_gate(GateOptions(), env, positional=tuple(operands[1:]), errexit=errexit)
-        return _enforce(gate, gate.decide_script(script), env)
+        return _decide(env, script=script, positional=operands[1:], errexit=errexit)
     if sys.stdin is None or _isatty(0):
         return None  # a person typing at an interactive shell
     content = _read_stdin()
-    gate = open_gate(GateOptions(), env, positional=tuple(operands), errexit=errexit)
-    verdict = gate.decide_script(content.decode("utf-8", "surrogateescape"))
-    refused = _enforce(gate, verdict, env)
+    refused = _decide(env, script=content.decode("utf-8", "surrogateescape"), positional=operands, errexit=errexit)
     return refused if refused is not None else content
 
 

@@ -57,7 +57,8 @@ def build_context(*, env: Mapping[str, str], cwd: str | None = None, workspace: 
                   environment: str | None = None, actor: str | None = None, policy_environment: str | None = None,
                   policy_workspace: str | None = None, env_complete: bool = True,
                   positional: tuple[str, ...] | None = (), errexit: bool = False,
-                  extra_protected: tuple[str, ...] = (), secrets: tuple[str, ...] = ()) -> tuple[Context, str]:
+                  extra_protected: tuple[str, ...] = (), secrets: tuple[str, ...] = (),
+                  caller_ppid: int | None = None) -> tuple[Context, str]:
     """A Context for the pure core, and how the actor was determined."""
     if cwd is None:
         try:
@@ -66,7 +67,7 @@ def build_context(*, env: Mapping[str, str], cwd: str | None = None, workspace: 
             cwd = env.get("PWD", "")
     user, passwd_home = current_user()
     home = env.get("HOME") or passwd_home
-    actor_name, actor_source = resolve_actor(actor, env)
+    actor_name, actor_source = resolve_actor(actor, env, caller_ppid)
     env_name = environment or env.get("CAPFENCE_ENV") or policy_environment or "development"
     digest = _env_digest(env) if env_complete else ""
     ctx = Context(

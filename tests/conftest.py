@@ -58,6 +58,9 @@ def scratch_env(home: Path) -> dict[str, str]:
         "XDG_CACHE_HOME": str(home / ".cache"),
         "CAPFENCE_ACTOR": "test-agent",
         "NO_COLOR": "1",
+        # Every test decides in its own process unless it starts a decision service on purpose
+        # (tests/test_service.py): otherwise each scratch HOME would get a background service.
+        "CAPFENCE_SERVICE": "off",
     })
     return env
 
@@ -75,3 +78,13 @@ def bash() -> str:
     found = shutil.which("bash")
     assert found, "bash is needed by the tests"
     return found
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """How many examples the fuzz properties ran (tests/corpus/test_fuzz.py), for the record."""
+    for module in list(sys.modules.values()):
+        counts = getattr(module, "__dict__", {}).get("FUZZ_COUNTS")
+        if isinstance(counts, dict) and counts:
+            parts = ", ".join(f"{name}: {n:,}" for name, n in counts.items())
+            terminalreporter.write_line(f"fuzz examples run: {parts}")
+            return

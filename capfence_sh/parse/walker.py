@@ -462,10 +462,16 @@ class Analyser:
                 if alias_text is None:
                     call = Call(self, [literal(raw)], assignments, [], state, where, text, raw)
                     return call.dynamic(f"runs alias {raw}, whose text is not known statically")
-                # Aliases are expanded textually before parsing the rest of the command.
+                # Aliases are expanded textually before parsing the rest of the command. Whether bash expands
+                # one at all depends on `shopt -s expand_aliases` (off in scripts) and on the alias having been
+                # defined on an earlier line, so both readings are analysed and the stricter decision wins:
+                # `alias rm=ls; rm -rf /` runs the real rm.
                 expanded = alias_text + " " + " ".join(words[1:])
                 inner = replace(where, via=where.via + (f"alias {raw}",), depth=where.depth + 1)
-                return self.script(expanded, state, inner)
+                before = state.cwds
+                self.script(expanded, state, inner)
+                if state.cwds != before:
+                    state.cwds = tuple(dict.fromkeys(state.cwds + before))
             expanded_fields = self.expand(raw, state, where, assignment_like=_looks_like_assignment(raw))
             if not fields and expanded_fields:
                 raw0 = raw

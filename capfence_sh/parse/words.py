@@ -8,6 +8,7 @@ and glob detection. What cannot be known stays marked unknown instead of being g
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -78,12 +79,19 @@ class ExpansionHost(Protocol):
     def cwd(self) -> str: ...
 
 
+_PLAIN_WORD = re.compile(r"[^$`'\"\\*?\[{}~()\s]+").fullmatch  # no quoting, expansion, glob or extglob
+
+
 def literal(text: str) -> Field:
     return Field(text, True, False, text, text, True)
 
 
 def expand_word(raw: str, host: ExpansionHost, *, assignment: bool = False, split: bool = True) -> list[Field]:
     """Expand one word (its raw source text) into the fields the shell would pass to a command."""
+    if raw and _PLAIN_WORD(raw):
+        # Most words are plain text (`git`, `-am`, `tests/unit`): nothing to expand, and field splitting only
+        # ever applies to the results of expansions.
+        return [literal(raw)]
     fields: list[Field] = []
     for braced in expand_braces(raw):
         parts = scan_parts(braced, host, assignment=assignment)

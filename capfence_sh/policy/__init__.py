@@ -3,9 +3,6 @@ chosen by packs.py."""
 
 from __future__ import annotations
 
-import os
-from typing import Mapping
-
 from capfence_sh.errors import PolicyError
 from capfence_sh.policy.model import Policy, compile_policy
 from capfence_sh.policy.packs import PolicyChoice, bundled_packs, choose_policy, resolve_pack
@@ -32,12 +29,25 @@ def load_policy(path: str, *, cache_dir: str | None = None) -> Policy:
     return compile_policy(data, sha)
 
 
-def load_choice(choice: PolicyChoice, *, cache_dir: str | None = None) -> Policy:
+def load_choice(choice: PolicyChoice, *, cache_dir: str | None = None, memory: dict | None = None) -> Policy:
+    """The policy a choice names (a workspace overlay sits on its base). `memory`: a long-lived process (the
+    decision service) keeps compiled policies here and reuses one while none of its files changed."""
+    from capfence_sh.policy import cache
+
+    key = (choice.path, choice.workspace_overlay, cache_dir)
+    if memory is not None and key in memory:
+        policy, signatures = memory[key]
+        if all(cache.signature(source) == sig for source, sig in signatures):
+            return policy
     policy = load_policy(choice.path, cache_dir=cache_dir)
+    sources = list(policy.sources)
     if choice.workspace_overlay:
         overlay = load_policy(choice.workspace_overlay, cache_dir=cache_dir)
         overlay.base = policy
-        return overlay
+        sources += overlay.sources
+        policy = overlay
+    if memory is not None:
+        memory[key] = (policy, [(source, cache.signature(source)) for source in sources])
     return policy
 
 
@@ -53,10 +63,3 @@ def _sha256_of(sources: list[str]) -> str:
             raise PolicyError(f"{source}: cannot read policy: {exc.strerror}") from None
     return digest.hexdigest()
 
-
-def policy_text_sha256(path: str) -> str:
-    return _sha256_of([os.path.abspath(path)])
-
-
-def environment_mapping() -> Mapping[str, str]:
-    return os.environ

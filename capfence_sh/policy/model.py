@@ -12,6 +12,7 @@ Semantics, in one place:
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -46,8 +47,13 @@ class Rule:
     examples: dict[str, list[str]]
     source: str = ""
     line: int = 0
-    programs: frozenset[str] = frozenset()  # index keys: the rule can only match these programs
-    capability_roots: frozenset[str] = frozenset()  # ...or actions with capabilities under these roots
+    # Index keys (at most one kind per rule): the rule can only match actions running one of these programs, or
+    # with a capability under one of these roots, or with exactly one of these (action or event) capabilities, or
+    # with a certain, non-recursive target at or under one of these directories.
+    programs: frozenset[str] = frozenset()
+    capability_roots: frozenset[str] = frozenset()
+    capabilities: frozenset[str] = frozenset()
+    path_dirs: frozenset[str] = frozenset()
     raw: dict[str, Any] = field(default_factory=dict)
 
     def matches(self, action: Action, mctx: MatchContext) -> bool:
@@ -78,28 +84,68 @@ class Policy:
     description: str = ""
     base: Policy | None = None  # a workspace policy only tightens the policy it sits on
     _by_program: dict[str, list[Rule]] = field(default_factory=dict)
+    _by_root: dict[str, list[Rule]] = field(default_factory=dict)
     _by_capability: dict[str, list[Rule]] = field(default_factory=dict)
+    _by_path_dir: dict[str, list[Rule]] = field(default_factory=dict)
+    _path_rules: list[Rule] = field(default_factory=list)
+    _path_dir_keys: list[str] = field(default_factory=list)
     _general: list[Rule] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for rule in self.rules:
-            if rule.programs:
-                for program in rule.programs:
-                    self._by_program.setdefault(program, []).append(rule)
-            elif rule.capability_roots:
-                for root in rule.capability_roots:
-                    self._by_capability.setdefault(root, []).append(rule)
+            for keys, index in ((rule.programs, self._by_program), (rule.capability_roots, self._by_root),
+                                (rule.capabilities, self._by_capability), (rule.path_dirs, self._by_path_dir)):
+                if keys:
+                    for key in keys:
+                        index.setdefault(key, []).append(rule)
+                    break
             else:
                 self._general.append(rule)
+            if rule.path_dirs and not (rule.programs or rule.capability_roots or rule.capabilities):
+                self._path_rules.append(rule)
+        self._path_dir_keys = sorted(self._by_path_dir)
 
-    def candidates(self, action: Action) -> list[Rule]:
+    def candidates(self, action: Action, mctx: MatchContext | None = None) -> list[Rule]:
         """Rules that could match the action, in policy order, without scanning them all."""
         found = list(self._general)
         found += self._by_program.get(action.program, ())
-        for capability in action.capabilities:
-            found += self._by_capability.get(capability.split(".", 1)[0], ())
+        if self._by_root:
+            for capability in action.capabilities:
+                found += self._by_root.get(capability.split(".", 1)[0], ())
+        if self._by_capability:
+            for capability in action.capabilities:
+                found += self._by_capability.get(capability, ())
+            if mctx is not None:
+                for event in _event_capabilities(action, mctx):
+                    found += self._by_capability.get(event, ())
+            else:
+                found += [r for rules in self._by_capability.values() for r in rules]
+        if self._path_rules:
+            found += self._path_candidates(action)
         if len(found) > 1:
             found = sorted(set(found), key=_rule_index)
+        return found
+
+    def _path_candidates(self, action: Action) -> list[Rule]:
+        found: list[Rule] = []
+        for target in action.targets:
+            if target.remote:
+                continue
+            if not target.known or target.glob:
+                return self._path_rules  # a glob or a partly known path may reach any of them
+            path = target.path.rstrip("/") or "/"
+            if target.recursive:
+                # A tree also reaches every pattern that points inside it.
+                below = path.rstrip("/") + "/"
+                keys = self._path_dir_keys
+                for k in range(bisect_left(keys, below), len(keys)):
+                    if not keys[k].startswith(below):
+                        break
+                    found += self._by_path_dir[keys[k]]
+            while path:
+                found += self._by_path_dir.get(path, ())
+                cut = path.rfind("/")
+                path = path[:cut] if cut > 0 else ("/" if path != "/" else "")
         return found
 
     def rule_by_id(self, rule_id: str) -> Rule | None:
@@ -146,11 +192,42 @@ def compile_rule(raw: dict[str, Any], index: int) -> Rule:
     if not programs and subcommand and all(" " in s and not _has_glob(s.split()[0]) for s in subcommand):
         programs = frozenset(s.split()[0] for s in subcommand)
     roots: frozenset[str] = frozenset()
+    exact: frozenset[str] = frozenset()
     capability_values = _as_list(match.get("capability"))
-    if capability_values and not programs and all(_indexable_capability(c) for c in capability_values):
-        roots = frozenset(c.split(".", 1)[0] for c in capability_values)
+    if capability_values and not programs:
+        if not any(_has_glob(c) for c in capability_values):
+            exact = frozenset(capability_values)  # no wildcard: fnmatch is equality, for action and event alike
+        elif all(_indexable_capability(c) for c in capability_values):
+            roots = frozenset(c.split(".", 1)[0] for c in capability_values)
+    path_dirs = frozenset() if programs or roots or exact else _path_dirs(_as_list(match.get("paths")))
     return Rule(raw["id"], Decision(raw["decision"]), raw["reason"], conditions, unless, index,
-                raw.get("examples") or {}, raw.get("source", ""), raw.get("line", 0), programs, roots, raw)
+                raw.get("examples") or {}, raw.get("source", ""), raw.get("line", 0), programs, roots, exact,
+                path_dirs, raw)
+
+
+def _path_dirs(patterns: list[str]) -> frozenset[str]:
+    """For path patterns that are all absolute and placeholder-free: the literal directory each starts with (the
+    pattern itself when it has no wildcard). A certain path can only match a pattern under its directory."""
+    dirs = set()
+    for text in patterns:
+        if not text.startswith("/") or "{" in text:
+            return frozenset()
+        pattern = resolve_pattern(text, "/", "/")
+        cut = _first_wildcard(pattern)
+        if cut == len(pattern):
+            dirs.add(pattern.rstrip("/") or "/")
+            continue
+        head = pattern[:cut]
+        directory = head[: head.rfind("/")] or "/"
+        if directory == "/":
+            return frozenset()  # `/*` and the like: indexing under the root would gain nothing
+        dirs.add(directory)
+    return frozenset(dirs)
+
+
+def _first_wildcard(text: str) -> int:
+    positions = [text.find(ch) for ch in "*?[" if ch in text]
+    return min(positions) if positions else len(text)
 
 
 def _indexable_capability(pattern: str) -> bool:

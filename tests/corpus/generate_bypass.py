@@ -759,6 +759,12 @@ each("alias", "an alias defined in the same script, then used (whether bash expa
      lambda p: f"alias x={sq(p.text)}; x", count=5)
 each("alias", "expand_aliases on, then an alias over a harmless name",
      lambda p: f"shopt -s expand_aliases\nalias ls={sq(p.text)}\nls", count=5)
+each("alias", "the dangerous program aliased to something harmless on the same line: bash reads the whole line "
+     "before the alias exists, so the real program runs",
+     lambda p: f"alias {p.prog}=true; {p.text}", where=lambda p: p.simple and p.prog != "echo", count=5)
+each("alias", "the dangerous program aliased to something harmless on an earlier line: a script does not expand "
+     "aliases without expand_aliases, so the real program runs",
+     lambda p: f"alias {p.prog}='ls -d'\n{p.text}", where=lambda p: p.simple and p.prog != "echo", count=5)
 each("write-then-run", "a script written with echo, then run with sh",
      lambda p: f"echo {sq(p.text)} > x.sh && sh x.sh", count=5)
 each("write-then-run", "a script written with printf to /tmp, then run with bash",
