@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -131,8 +132,63 @@ def policy_validate(path: str = typer.Argument(..., help="Policy file or pack na
     raise typer.Exit(1 if failures else 0)
 
 
+@policy_app.command("test", help="Run a policy against its rules' examples and against corpora of commands "
+                                 "(the bundled bypass and everyday corpora unless --corpus is given); report every "
+                                 "case it gets wrong with the rule that decided. Exit 1 on any failure.")
+def policy_test(path: str = typer.Argument(..., help="Policy file or pack name."),
+                corpus: list[str] = typer.Option(None, "--corpus", help="A corpus: bypass, everyday, or a .jsonl "
+                                                 "file of {command, expect: blocked|allowed}. Repeatable."),
+                show: int = typer.Option(20, "--show", help="How many failures to print per corpus (0: all)."),
+                as_json: bool = typer.Option(False, "--json", help="Machine-readable result.")) -> None:
+    from capfence_sh.engine import Engine
+    from capfence_sh.policy import load_policy, resolve_pack
+    from capfence_sh.policy.corpora import BUNDLED, CorpusError, read_corpus, resolve_corpus, run_corpus
+    from capfence_sh.policy.examples import check_examples, example_context
+
+    policy = load_policy(resolve_pack(path))
+    example_failures = check_examples(policy)
+    examples = sum(len(v) for r in policy.rules for v in r.examples.values())
+    engine = Engine(policy)
+    ctx = example_context(policy.environment or "development")
+    reports = []
+    for name in corpus or list(BUNDLED):
+        try:
+            source = resolve_corpus(name)
+            cases = read_corpus(source)
+        except CorpusError as exc:
+            typer.echo(f"capfence policy test: {exc}", err=True)
+            raise typer.Exit(2) from None
+        results = run_corpus(engine, cases, ctx)
+        reports.append((name, source, results, [r for r in results if not r.ok]))
+    failed = bool(example_failures) or any(failures for *_, failures in reports)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps({
+            "policy": policy.name, "sha256": policy.sha256, "ok": not failed,
+            "examples": {"total": examples, "failures": [f._asdict() for f in example_failures]},
+            "corpora": [{"corpus": name, "path": source, "total": len(results), "failures": [
+                {"line": r.case.line, "command": r.case.command, "expect": r.case.expect, "got": r.decision,
+                 "rule": r.rule, "reason": r.reason, "category": r.case.category} for r in failures]}
+                for name, source, results, failures in reports]}, indent=2, ensure_ascii=False))
+        raise typer.Exit(1 if failed else 0)
+    for failure in example_failures:
+        typer.echo(f"FAIL example of {failure.rule}: expected {failure.expected}: {failure.command!r} -> "
+                   f"{failure.got} by rule {failure.decided_by}")
+    typer.echo(f"{policy.name}: rule examples {examples - len(example_failures)}/{examples} as expected")
+    for name, source, results, failures in reports:
+        for result in failures[: show or None]:
+            case = result.case
+            typer.echo(f"FAIL {os.path.basename(source)}:{case.line} [{case.category or '-'}] expected "
+                       f"{case.expect}, got {result.decision} by rule {result.rule}: {case.command!r}")
+        if show and len(failures) > show:
+            typer.echo(f"... and {len(failures) - show} more (--show 0 lists all)")
+        typer.echo(f"{policy.name}: corpus {name}: {len(results) - len(failures)}/{len(results)} as expected")
+    typer.echo("OK" if not failed else "FAILED")
+    raise typer.Exit(1 if failed else 0)
+
+
 def _shim_dir(directory: str | None) -> str:
-    import os
 
     from capfence_sh import paths
 
@@ -162,7 +218,6 @@ def shims_install(directory: str = typer.Option(None, "--dir", help="Where (defa
 @shims_app.command("status", help="What is installed, and whether the shim directory comes first on PATH.")
 def shims_status(directory: str = typer.Option(None, "--dir"),
                  as_json: bool = typer.Option(False, "--json")) -> None:
-    import os
 
     from capfence_sh import shims
 
@@ -200,7 +255,6 @@ def shims_uninstall(directory: str = typer.Option(None, "--dir")) -> None:
 
 
 def _install_hook(agent: str, scope: str, settings: str | None) -> None:
-    import os
     import shutil
 
     from capfence_sh import hooks
@@ -338,7 +392,6 @@ def _service_line(info: dict) -> str:
 
 @service_app.command("status", help="Whether a decision service is running (exit 1 when not).")
 def service_status() -> None:
-    import os
 
     from capfence_sh import service_client
 
@@ -352,7 +405,6 @@ def service_status() -> None:
 
 @service_app.command("start", help="Start the decision service now (the gate also starts it on demand).")
 def service_start() -> None:
-    import os
 
     from capfence_sh import service_client
 
@@ -367,7 +419,6 @@ def service_start() -> None:
 @service_app.command("stop", help="Stop the decision service (the next gated command starts a fresh one unless "
                                   "CAPFENCE_SERVICE=off).")
 def service_stop() -> None:
-    import os
 
     from capfence_sh import service_client
 

@@ -92,6 +92,47 @@ def test_policy_list_show_validate(sandbox, tmp_path):
     assert result.returncode == 1 and f"{invalid}:1: default" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_policy_test_runs_examples_and_the_bundled_corpora(sandbox):
+    result = sandbox.run("policy", "test", "default", "--json", timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:]
+    data = json.loads(result.stdout)
+    assert data["ok"] and data["examples"]["total"] > 50 and not data["examples"]["failures"]
+    totals = {c["corpus"]: (c["total"], len(c["failures"])) for c in data["corpora"]}
+    assert totals["bypass"][0] > 1000 and totals["everyday"][0] > 500
+    assert totals["bypass"][1] == totals["everyday"][1] == 0
+
+
+def test_policy_test_reports_what_a_policy_gets_wrong(sandbox, tmp_path):
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text("name: lenient\ndefault: allow\nrules:\n"
+                       "  - {id: no-dd, decision: deny, reason: r, program: dd,\n"
+                       "     examples: {blocked: ['dd if=/dev/zero of=/dev/sda'], allowed: ['dd --version']}}\n")
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text(json.dumps({"command": "dd if=a of=b", "expect": "allowed", "category": "copy"}) + "\n"
+                    + json.dumps({"command": "git push --force origin main", "expect": "blocked"}) + "\n")
+    result = sandbox.run("policy", "test", str(lenient), "--corpus", str(mine), "--corpus", "bypass", "--show", "2",
+                         timeout=300)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert "FAIL example of no-dd: expected allowed: 'dd --version' -> deny by rule no-dd" in lines
+    assert "FAIL mine.jsonl:1 [copy] expected allowed, got deny by rule no-dd: 'dd if=a of=b'" in lines
+    assert "FAIL mine.jsonl:2 [-] expected blocked, got allow by rule default: 'git push --force origin main'" in lines
+    assert f"lenient: corpus {mine}: 0/2 as expected" in lines
+    assert any(line.startswith("lenient: corpus bypass: ") for line in lines)
+    assert sum(line.startswith("FAIL bypass.jsonl:") for line in lines) == 2
+    assert "more (--show 0 lists all)" in result.stdout and lines[-1] == "FAILED"
+
+
+def test_policy_test_refuses_a_broken_corpus_clearly(sandbox, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"command": "ls", "expect": "fine"}\n')
+    result = sandbox.run("policy", "test", "default", "--corpus", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f'capfence policy test: {bad}:1: "expect" must be "blocked" or "allowed"'
+    missing = sandbox.run("policy", "test", "default", "--corpus", "nope")
+    assert missing.returncode == 2 and "no corpus 'nope'" in missing.stderr
+
+
 def test_help_documents_exec_and_exit_codes(sandbox):
     top = sandbox.run("--help")
     assert top.returncode == 0 and "exec" in top.stdout and "check" in top.stdout and "125" in top.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -30,6 +31,7 @@ def test_wheel_contains_the_packs(wheel):
     for pack in ("default", "strict", "readonly"):
         assert f"capfence_sh/policies/{pack}.yaml" in names
     assert "capfence_sh/fast.py" in names
+    assert {"capfence_sh/corpora/bypass.jsonl", "capfence_sh/corpora/everyday.jsonl"} <= names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "capfence = capfence_sh.fast:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
@@ -53,6 +55,8 @@ def test_installed_wheel_decides_with_its_own_packs(wheel, tmp_path):
     data = json.loads(check.stdout)
     assert data["rule"] == "remote-code"
     assert data["policy"]["path"].startswith(str(target)), data["policy"]["path"]
+    tested = run("policy", "test", "default", "--corpus", "everyday")
+    assert tested.returncode == 0 and re.search(r"default: corpus everyday: (\d+)/\1 as expected", tested.stdout)
     hello = run("exec", "--", "echo", "hello")
     assert (hello.returncode, hello.stdout) == (0, "hello\n")
     assert os.path.exists(home / ".local" / "state" / "capfence" / "audit.jsonl")

@@ -139,6 +139,16 @@ _GIT_PUSH = OptSpec(short_with_value="o", long_with_value=frozenset({"repo", "re
                     optional_value_long=frozenset({"signed"}))
 
 
+# Options whose separate value is a command git runs, per subcommand (`-u` is one only for clone and ls-remote:
+# for push it is --set-upstream, for fetch --update-head-ok).
+_GIT_COMMAND_OPTIONS = {
+    "clone": frozenset({"-u", "--upload-pack"}), "ls-remote": frozenset({"-u", "--upload-pack"}),
+    "fetch": frozenset({"--upload-pack"}), "pull": frozenset({"--upload-pack"}),
+    "push": frozenset({"--receive-pack", "--exec"}), "archive": frozenset({"--exec"}),
+    "rebase": frozenset({"-x", "--exec"}), "difftool": frozenset({"-x", "--extcmd"}),
+}
+
+
 def _git_subcommand(call: Call, sub: str, rest: list[Field]) -> Outcome:
     words = [f.value for f in rest]
     flags = set()
@@ -150,16 +160,11 @@ def _git_subcommand(call: Call, sub: str, rest: list[Field]) -> Outcome:
                        "--upload-pack-not"):
             if text.startswith(option + "="):
                 call.run_script(text.split("=", 1)[1], f"git {sub} {option}")
+    runs_next = _GIT_COMMAND_OPTIONS.get(sub, frozenset())
     for index, text in enumerate(words):
-        if text in ("-u", "--upload-pack", "--receive-pack", "--exec", "-x", "--exec-cmd", "-O", "--extcmd") and \
-                index + 1 < len(words) and sub in ("clone", "fetch", "pull", "push", "ls-remote", "rebase",
-                                                   "difftool", "grep", "archive"):
-            if sub == "rebase" and text not in ("-x", "--exec"):
-                continue
-            if sub == "grep" and text != "-O":
-                continue
-            if sub == "difftool" and text not in ("-x", "--extcmd"):
-                continue
+        if sub == "grep" and text.startswith("-O") and len(text) > 2:
+            call.run_script(text[2:], "git grep -O")  # an optional value: only ever attached
+        if text in runs_next and index + 1 < len(words):
             value = rest[index + 1]
             if value.known:
                 call.run_script(value.value, f"git {sub} {text}")

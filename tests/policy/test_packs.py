@@ -19,6 +19,18 @@ def test_pack_loads_and_matches_its_examples(pack):
         assert rule.reason and len(rule.reason) > 10, f"{pack}:{rule.id} needs a reason a user understands"
 
 
+@pytest.mark.parametrize("pack", ["strict", "readonly"])
+def test_stricter_packs_block_the_whole_bypass_corpus(pack):
+    """The corpus is built for `default`; a pack meant to be stricter must stop everything default stops."""
+    from capfence_sh.policy.corpora import read_corpus, resolve_corpus, run_corpus
+
+    policy = load_policy(resolve_pack(pack))
+    results = run_corpus(Engine(policy), read_corpus(resolve_corpus("bypass")),
+                         example_context(policy.environment or "development"))
+    missed = [(r.case.line, r.case.command, r.rule) for r in results if not r.ok]
+    assert len(results) > 1000 and missed == []
+
+
 @pytest.fixture(scope="module")
 def default_engine() -> Engine:
     return Engine(load_policy(resolve_pack("default")))
