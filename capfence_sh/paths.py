@@ -48,6 +48,9 @@ def shims_dir(env: Mapping[str, str] = os.environ) -> str:
 def protected_dirs(env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
     """capfence's own files: an agent writing here could loosen its own gate."""
     dirs = [state_dir(env), config_dir(env), data_dir(env), cache_dir(env)]
+    runtime = env.get("XDG_RUNTIME_DIR")
+    if runtime and runtime.startswith("/"):
+        dirs.append(os.path.join(runtime, "capfence"))  # the decision service's socket
     for variable in ("CAPFENCE_POLICY", "CAPFENCE_AUDIT_KEY_FILE"):
         value = env.get(variable)
         if value and value.startswith("/"):
