@@ -11,12 +11,14 @@ background when there is none, for the next command; `on` uses one but never sta
 from __future__ import annotations
 
 import _socket
+import binascii
 import marshal
 import os
 import struct
 import sys
 
 PROTOCOL = 1
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 CONNECT_TIMEOUT = 0.5
 DEFAULT_TIMEOUT = 120.0
 
@@ -26,13 +28,15 @@ def enabled(env) -> bool:
 
 
 def socket_path(env) -> str:
+    # One service per installation: a client must never be answered by another version's code.
+    name = f"decide-{binascii.crc32(os.fsencode(_PACKAGE_DIR)):08x}.sock"
     runtime = env.get("XDG_RUNTIME_DIR")
     if runtime and os.path.isabs(runtime):
-        path = os.path.join(runtime, "capfence", "decide.sock")
+        path = os.path.join(runtime, "capfence", name)
     else:
         from capfence_sh import paths
 
-        path = os.path.join(paths.state_dir(env), "service", "decide.sock")
+        path = os.path.join(paths.state_dir(env), "service", name)
     if len(os.fsencode(path)) <= 100:
         return path
     # A Unix socket's path is limited to 107 bytes: a deep state directory gets a short stand-in, still in a
