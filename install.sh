@@ -46,8 +46,9 @@ chmod 700 "$(dirname "$venv")" 2>/dev/null || true
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$here"
 
-# Build the parser and policy caches now, so the first gated command is as fast as the rest.
-"$venv/bin/python" - <<'PY'
+# Build the parser and policy caches now, so the first gated command is as fast as the rest. Every snippet runs
+# isolated (-I): from this directory, a plain `python -` would import the checkout instead of the installed copy.
+"$venv/bin/python" -I - <<'PY'
 from capfence_sh.parse.bashlex_loader import warm_cache
 from capfence_sh.policy import load_policy, resolve_pack
 from capfence_sh import paths
@@ -69,7 +70,7 @@ fi
 bin_dir="${bin_dir:-$HOME/.local/bin}"
 mkdir -p "$bin_dir"
 rm -f "$bin_dir/capfence"  # an earlier install's symlink
-"$venv/bin/python" -c 'import sys; from capfence_sh.shims import write_launcher; write_launcher(sys.argv[1])' \
+"$venv/bin/python" -I -c 'import sys; from capfence_sh.shims import write_launcher; write_launcher(sys.argv[1])' \
   "$bin_dir/capfence"
 
 echo "capfence installed: $bin_dir/capfence (runs $venv/bin/python)"
