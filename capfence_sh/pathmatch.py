@@ -90,7 +90,14 @@ def _compatible_suffix(a: str, b: str) -> bool:
 
 
 def surely_matches(target: Target, pattern: PathPattern) -> bool:
-    if not target.known or target.glob or target.remote:
+    if target.remote:
+        return False
+    if not target.known:
+        # Partly unknown with a certain ending (`find -name '*.md' -exec ... {}`): a pattern for any name with that
+        # ending anywhere (`**/*.md`) surely holds.
+        tail = pattern.text[len("**/*"):] if pattern.text.startswith("**/*") else ""
+        return bool(tail) and _first_wild(tail) == len(tail) and "/" not in tail and target.suffix.endswith(tail)
+    if target.glob:
         return False
     return bool(pattern.regex.match(target.path))
 

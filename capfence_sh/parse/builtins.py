@@ -103,6 +103,8 @@ def declare(call: Call) -> Outcome:
             call.state.vars[name] = literal("")
     for name, value in call.assignments:
         call.state.vars[name] = value
+    _set_names(call, [a.value.partition("=")[0].rstrip("+") for a in call.args
+                      if not (a.known and a.value.startswith(("-", "+")))])
     names_given = any(not (a.known and a.value.startswith(("-", "+"))) for a in call.args)
     functions_only = any(a.known and a.value.startswith("-") and ("f" in a.value or "F" in a.value) for a in call.args)
     # `export`, `export -p`, `declare -x`: a listing of variables with their values (tokens included).
@@ -112,13 +114,21 @@ def declare(call: Call) -> Outcome:
         # `export GIT_PAGER='...'`, `export LD_PRELOAD=./x.so`: every later program sees them.
         from capfence_sh.parse.shells import dangerous_assignments
 
-        dangerous_assignments(call, assigned)
+        dangerous_assignments(call, [(n, v) for n, v in assigned if not n.startswith("CAPFENCE_")])
     return call.outcome(action)
+
+
+def _set_names(call: Call, names: list[str]) -> None:
+    from capfence_sh.parse.shells import capfence_variables
+
+    capfence_variables(call, [n for n in names if _is_name(n)])
 
 
 @handles("unset")
 def unset(call: Call) -> Outcome:
     functions = any(a.known and a.value == "-f" for a in call.args)
+    if not functions:
+        _set_names(call, [a.value for a in call.args if not a.value.startswith("-")])
     for arg in call.args:
         if arg.known and not arg.value.startswith("-"):
             if functions:
@@ -322,6 +332,7 @@ def read(call: Call) -> Outcome:
         k += 1
     for name in names or (["REPLY"] if call.program == "read" else ["MAPFILE"]):
         call.state.vars[name] = Field(f"${name}", False, False, "", "", False)
+    _set_names(call, names)
     return call.outcome(call.emit(BUILTIN))
 
 
@@ -355,6 +366,7 @@ def printf(call: Call) -> Outcome:
         output = format_printf(args[0].value, [a.value for a in args[1:]])
     if assign_to:
         call.state.vars[assign_to] = literal(output) if output is not None else Field("$" + assign_to, False)
+        _set_names(call, [assign_to.split("[", 1)[0]])
     else:
         call.stdout = output
     return call.outcome(call.emit(BUILTIN))

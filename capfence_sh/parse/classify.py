@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from capfence_sh.actions import Access
@@ -70,6 +71,11 @@ def truncate(call: Call) -> Outcome:
 def touch(call: Call) -> Outcome:
     parsed = parse_options(call.args, _spec("dtrmZ", ("date", "reference", "mode", "context", "time")))
     operands = parsed.operands if call.program != "mknod" else parsed.operands[:1]
+    if call.program == "mkfifo" or (call.program == "mknod" and len(parsed.operands) > 1 and
+                                    parsed.operands[1].value == "p"):
+        for operand in operands:
+            if operand.known:
+                call.state.shared.fifos.add(paths.normalise(operand.value, call.cwd))
     return call.outcome(call.emit(("fs.write",), _targets(call, operands, Access.WRITE)))
 
 
@@ -675,8 +681,20 @@ def system_info(call: Call) -> Outcome:
         changes = False
     elif program in ("stty",):
         changes = False
+    flags = frozenset({"all-processes"}) if program == "ps" and _lists_every_process(words) else frozenset()
     return call.outcome(call.emit(("sys.config",) if changes else ("proc.read",) if program in (
-        "ps", "top", "htop", "btop", "pgrep", "pidof", "lsof", "pstree") else ("sys.read",)))
+        "ps", "top", "htop", "btop", "pgrep", "pidof", "lsof", "pstree") else ("sys.read",), flags=flags))
+
+
+def _lists_every_process(words: list[str]) -> bool:
+    """`ps -e`, `ps aux`, `ps -A`: every process, not one selected by command, pid, user or terminal."""
+    selectors = ("-C", "-p", "--pid", "-q", "--quick-pid", "-u", "-U", "--user", "-G", "-g", "--group", "-t",
+                 "--tty", "--ppid", "-s", "--sid", "--pid=")
+    if any(w.startswith(selectors) for w in words):
+        return False
+    return any(w in ("-e", "-A", "--everyone") or (w.startswith("-") and not w.startswith("--") and
+                                                    ("e" in w or "A" in w)) or
+               (not w.startswith("-") and "a" in w and "x" in w) for w in words)
 
 
 @handles("printenv")
@@ -702,8 +720,44 @@ def kill(call: Call) -> Outcome:
         return call.outcome(call.emit(("shell.builtin",)))
     everything = call.program == "killall5" or any(w in ("-1", "--", "0") and w != "--" for w in words
                                                    if not w.startswith("-") or w == "-1") and call.program == "kill"
+    if call.program in ("pkill", "killall", "skill"):
+        everything = everything or _kills_by_pattern_everything(call.program, words)
     flags = frozenset({"all-processes"}) if everything else frozenset()
     return call.outcome(call.emit(("proc.kill",), flags=flags))
+
+
+# Options that take a value, for pkill (procps) and killall (psmisc).
+_PKILL_VALUES = frozenset({"-u", "-U", "-g", "-G", "-P", "-s", "-t", "-F", "--euid", "--uid", "--pgroup",
+                           "--group", "--parent", "--session", "--terminal", "--pidfile", "--signal", "--ns",
+                           "--nslist", "--older", "--newer", "-O", "--cgroup"})
+_KILLALL_VALUES = frozenset({"-u", "--user", "-s", "--signal", "-o", "--older-than", "-y", "--younger-than",
+                             "-n", "--ns", "-Z", "--context"})
+_MATCH_ALL = frozenset({".", ".*", "^", "$", "^.*", ".*$", "^.*$", ".+", "", "(.*)", r"[^\n]*", r"\w*"})
+
+
+def _kills_by_pattern_everything(program: str, words: list[str]) -> bool:
+    """`pkill -u me` (no pattern: every process of the user), `pkill .`, `killall -r .`: everything at once."""
+    takes = _KILLALL_VALUES if program == "killall" else _PKILL_VALUES
+    patterns, selected_by_user, k = [], False, 0
+    regex = program != "killall"
+    while k < len(words):
+        w = words[k]
+        if w in takes:
+            selected_by_user = selected_by_user or w in ("-u", "--user", "-U", "--uid", "--euid")
+            k += 2
+            continue
+        if w.startswith("--") and "=" in w:
+            selected_by_user = selected_by_user or w.startswith(("--user=", "--uid=", "--euid="))
+        elif w in ("-r", "--regexp"):
+            regex = True
+        elif w.startswith("-") and len(w) > 1:
+            pass  # a signal (-9, -KILL) or a flag
+        else:
+            patterns.append(w)
+        k += 1
+    if not patterns:
+        return selected_by_user
+    return regex and any(p in _MATCH_ALL for p in patterns)
 
 
 _POWER_WORDS = ("poweroff", "reboot", "halt", "shutdown", "suspend", "hibernate", "hybrid-sleep", "kexec",
@@ -740,6 +794,53 @@ def services(call: Call) -> Outcome:
     if verb in read_verbs or (program == "launchctl" and verb in ("list", "print", "blame", "dumpstate")):
         return call.outcome(call.emit(("sys.read",), subcommand=verb))
     return call.outcome(call.emit(("sys.service",), subcommand=verb))
+
+
+_DBUS_POWER = re.compile(r"(?i)\b(?:PowerOff|Reboot|Halt|Suspend|Hibernate|HybridSleep|SuspendThenHibernate|"
+                         r"KExec|SoftReboot|ScheduleShutdown)\b")
+_DBUS_SERVICE = re.compile(r"(?i)\b(?:StopUnit|KillUnit|RestartUnit|StartUnit|ReloadUnit|DisableUnitFiles|"
+                           r"MaskUnitFiles|TerminateSession|TerminateUser|KillSession|KillUser)\b")
+
+
+@handles("dbus-send", "busctl", "gdbus", "qdbus", "qdbus6")
+def dbus(call: Call) -> Outcome:
+    """D-Bus calls reach system services directly: login1's PowerOff is a shutdown, systemd1's StopUnit a
+    `systemctl stop`."""
+    text = " ".join(a.value for a in call.args)
+    if _DBUS_POWER.search(text) and re.search(r"(?i)login1|systemd1|org\.freedesktop\.(?:login1|systemd1)|"
+                                              r"ConsoleKit|org\.kde\.ksmserver|gnome\.SessionManager", text):
+        return call.outcome(call.emit(("sys.power",)))
+    if _DBUS_SERVICE.search(text):
+        return call.outcome(call.emit(("sys.service",)))
+    words = [a.value for a in call.args if not a.value.startswith("-")]
+    if not words or words[0] in ("list", "status", "tree", "introspect", "monitor", "capture", "help"):
+        return call.outcome(call.emit(("sys.read",)))
+    return call.outcome(call.emit(("sys.config",), note="a D-Bus method call to a system service"))
+
+
+@handles("rtcwake")
+def rtcwake(call: Call) -> Outcome:
+    words = [a.value for a in call.args]
+    mode = next((words[k + 1] for k, w in enumerate(words[:-1]) if w in ("-m", "--mode")), "")
+    mode = mode or next((w.split("=", 1)[1] for w in words if w.startswith("--mode=")), "")
+    if mode in ("show", "no"):
+        return call.outcome(call.emit(("sys.read",) if mode == "show" else ("sys.config",)))
+    # Suspends or powers off now (default mode: standby) and wakes later.
+    return call.outcome(call.emit(("sys.power",)))
+
+
+@handles("etcdctl")
+def etcdctl(call: Call) -> Outcome:
+    words = [a.value for a in call.args]
+    operands = [w for w in words if not w.startswith("-")]
+    verb = operands[0] if operands else ""
+    if verb in ("del", "delete") and any(w in ("--prefix", "--from-key") for w in words):
+        return call.outcome(call.emit(("db.drop",), subcommand=verb, note="deletes every key under a prefix"))
+    if verb in ("del", "delete", "put", "txn", "lease", "compaction", "defrag", "lock", "elect", "move-leader",
+                "user", "role", "auth", "member", "snapshot", "alarm", "downgrade"):
+        capabilities = ("db.write",) if verb not in ("snapshot",) or "restore" in operands else ("db.read",)
+        return call.outcome(call.emit(capabilities, subcommand=verb))
+    return call.outcome(call.emit(("db.read",), subcommand=verb))
 
 
 @handles("crontab")
@@ -832,6 +933,10 @@ def curl(call: Call) -> Outcome:
     method = parsed.value("request")
     if method is not None and method.value.upper() in ("POST", "PUT", "PATCH", "DELETE"):
         capabilities.append("net.send")
+    if method is not None and method.value.upper() == "DELETE" and any(
+            _SEARCH_WIPE.search(u.value) for u in list(parsed.operands) + parsed.all_values("url")):
+        # Elasticsearch/OpenSearch: DELETE /_all, /*, or any index on the search port drops the data.
+        capabilities.append("db.drop")
     for key in ("output", "dump-header", "cookie-jar", "trace", "trace-ascii", "stderr", "etag-save", "hsts"):
         for value in parsed.values.get(key, ()):
             if value.value not in ("-", "/dev/null", "/dev/stdout", "/dev/stderr"):
@@ -855,6 +960,12 @@ def curl(call: Call) -> Outcome:
             targets += call.target(literal(url.value[7:]), Access.READ)
             capabilities.append("fs.read")
     return call.outcome(call.emit(tuple(capabilities), targets, flags=frozenset(parsed.flags)))
+
+
+# A DELETE that drops whole search indices: `/_all`, a wildcard, or an index-level path on the search port
+# (9200/9201); `/index/_doc/1` deletes one document.
+_SEARCH_WIPE = re.compile(r"(?i)^(?:https?://)?[^/\s]+/(?:[^/?\s]*[*][^/?\s]*|_all)/?(?:\?|$)|"
+                          r"^(?:https?://)?[^/\s]*:920[01]/[^/?_\s][^/?\s]*/?(?:\?|$)")
 
 
 def _after(field: Field, k: int) -> Field:
@@ -942,10 +1053,18 @@ def http_clients(call: Call) -> Outcome:
     return call.outcome(call.emit(tuple(capabilities), targets))
 
 
+# Well-known database ports: what a raw client sends there is that database's commands (Redis speaks plain text).
+_DB_PORTS = {"6379": "redis", "6380": "redis", "5432": "sql", "3306": "sql", "9200": "http-db", "27017": "mongo",
+             "11211": "memcached", "2379": "etcd"}
+_SOCAT_FILE = re.compile(r"(?i)^(?:file|open|gopen|create|pipe|unix-connect|unix-client):([^,]+)")
+_SOCAT_NET = re.compile(r"(?i)^(?:tcp|tcp4|tcp6|udp|udp4|udp6|ssl|openssl|sctp|socks4a?|proxy|dccp)[\w-]*:")
+
+
 @handles("nc", "ncat", "netcat", "socat", "telnet", "openssl-s_client", "cryptcat", "pwncat")
 def netcat(call: Call) -> Outcome:
     words = [a.value for a in call.args]
     capabilities = ["net.send", "net.fetch"]
+    targets = []
     if call.program == "socat":
         if any(re.match(r"(?i)^(exec|system):", w) for w in words):
             capabilities.append("net.exec")
@@ -955,12 +1074,41 @@ def netcat(call: Call) -> Outcome:
                     call.run_script(m.group(2).split(",")[0], "socat exec")
         if any(re.match(r"(?i)^(tcp-listen|tcp4-listen|tcp6-listen|udp-listen|openssl-listen):", w) for w in words):
             capabilities.append("net.listen")
+        # Two addresses, data flowing both ways (with -u, from the first to the second): `FILE:~/.ssh/id_rsa
+        # TCP:host:9` sends the key.
+        addresses = [a for a in call.args if not a.value.startswith("-") or a.value == "-"]
+        unidirectional = any(w in ("-u",) for w in words)
+        reverse = any(w in ("-U",) for w in words)
+        for index, address in enumerate(addresses[:2]):
+            match = _SOCAT_FILE.match(address.value)
+            if not match:
+                continue
+            path = Field(match.group(1), address.known, False, match.group(1), "", address.trusted)
+            if address.known and match.group(1).startswith("~"):
+                path = literal(call.ctx.home.rstrip("/") + match.group(1)[1:])
+            source = (index == 0) != reverse
+            accesses = [Access.READ] if unidirectional and source else [Access.WRITE] if unidirectional else [
+                Access.READ, Access.WRITE]
+            for access in accesses:
+                targets += call.target(path, access)
+        if not any(_SOCAT_NET.match(w) for w in words):
+            capabilities = [c for c in capabilities if c not in ("net.send", "net.fetch")] or ["fs.read"]
     else:
         if any(w in ("-e", "-c", "--exec", "--sh-exec", "--lua-exec") or re.match(r"^-\w*e$", w) for w in words):
             capabilities.append("net.exec")
         if any(w in ("-l", "--listen") or re.match(r"^-\w*l\w*$", w) for w in words):
             capabilities.append("net.listen")
-    return call.outcome(call.emit(tuple(capabilities)))
+        port = next((w for w in reversed(words) if w.isdigit()), "")
+        kind = _DB_PORTS.get(port)
+        stdin = call.stdin
+        if kind == "redis" and stdin is not None:
+            # `printf 'FLUSHALL\r\n' | nc localhost 6379`: Redis reads inline commands as text.
+            call.run_argv([literal("redis-cli")], f"{call.program} to port {port}",
+                          stdin=stdin if stdin.content is None else replace(
+                              stdin, content=stdin.content.replace("\r", "")))
+        elif kind and stdin is not None:
+            capabilities.append("db.script")
+    return call.outcome(call.emit(tuple(capabilities), targets))
 
 
 _SSH = OptSpec(short_with_value="BbcDEeFIiJLlmOoPpQRSWw", aliases={"l": "login", "p": "port", "i": "identity",
@@ -1104,7 +1252,8 @@ def db_client(call: Call) -> Outcome:
     if program in ("sqlite3", "duckdb"):
         sql_texts += parsed.all_values("cmd")
         if operands:
-            targets += call.target(operands[0], Access.WRITE)
+            # The database file is opened for reading and writing (a SELECT reads what is in it).
+            targets += call.target(operands[0], Access.READ) + call.target(operands[0], Access.WRITE)
             sql_texts += operands[1:]
     if program == "cockroach" and operands and operands[0].value != "sql":
         return call.outcome(call.emit(("db.write",), subcommand=operands[0].value))
@@ -1169,6 +1318,10 @@ def redis(call: Call) -> Outcome:
             capabilities.append("db.drop")
         elif verb in ("EVALSHA", "FCALL", "FCALL_RO"):
             capabilities.append("db.script")
+        elif verb in ("DEL", "UNLINK") and "xargs" in call.where.via and any(
+                not w.known and not w.prefix for w in parsed.operands[1:]):
+            # `redis-cli --scan | xargs redis-cli del`: keys listed at run time, every key for all we know.
+            capabilities.append("db.drop")
         elif verb in ("DEL", "UNLINK", "SET", "HSET", "LPUSH", "RPUSH", "SADD", "ZADD", "EXPIRE", "INCR", "DECR",
                       "RENAME", "MSET", "APPEND", "HDEL", "LPOP", "RPOP", "SREM", "ZREM", "PUBLISH", "EVAL",
                       "EVALSHA", "SCRIPT", "FUNCTION", "MIGRATE", "RESTORE", "MODULE", "SLAVEOF", "REPLICAOF",
@@ -1323,6 +1476,9 @@ def package_manager(call: Call) -> Outcome:
         return _run_wrapper(call)
     if program in ("mise", "rtx") and verb in ("x", "exec"):
         return _run_wrapper(call)
+    if program in ("make", "gmake") and any(w in ("-n", "--dry-run", "--just-print", "--recon") for w in words):
+        # Prints the recipes instead of running them (but for `+` lines and $(MAKE): analysed all the same).
+        return _build_tool(call, words)
     if verb in _PUBLISH_VERBS or (program in ("cargo", "gem") and verb in ("publish", "push", "yank", "owner")) \
             or (program == "dotnet" and verb == "nuget" and "push" in operands) or (program in ("mvn", "gradle") and
                                                                                    any(o in ("deploy", "publish") for o in operands)):
@@ -1541,6 +1697,12 @@ def publish_tools(call: Call) -> Outcome:
     return call.outcome(call.emit(("code.exec",), subcommand=words[0] if words else ""))
 
 
+def framework_command(call: Call, words: list[str], script: Field) -> Outcome:
+    """A framework's command-line script run by its interpreter (`python manage.py flush`)."""
+    call.emit(("code.exec",), call.target(script, Access.EXEC), note=f"runs {script.value}")
+    return _framework_db(call, words)
+
+
 def _framework_db(call: Call, words: list[str]) -> Outcome:
     text = " ".join(words)
     destructive = re.search(r"\bdb:(drop|reset|schema:load|purge|truncate_all|seed:replant)\b|\bflush\b|\breset_db\b|"
@@ -1562,6 +1724,14 @@ def _framework_db(call: Call, words: list[str]) -> Outcome:
 def editor(call: Call) -> Outcome:
     args = call.args
     targets = []
+    if call.program == "emacs":
+        for k, arg in enumerate(args):
+            name = arg.value.split("=", 1)[0]
+            if name in ("--eval", "-eval", "--execute", "-execute", "-l", "--load", "-load", "--script",
+                        "-script", "-f", "--funcall", "-funcall"):
+                # Emacs Lisp can do anything (`(shell-command "...")`, `(delete-directory d t)`).
+                call.dynamic(f"emacs {name} runs Emacs Lisp that is not analysed", capabilities=("code.dynamic",))
+                break
     for k, arg in enumerate(args):
         text = arg.value
         command = None

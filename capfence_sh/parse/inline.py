@@ -22,12 +22,71 @@ class Findings:
     perms: list[str | None] = field(default_factory=list)
     capabilities: set[str] = field(default_factory=set)  # net.fetch, net.send, proc.kill, env.read, ...
     dynamic: list[str] = field(default_factory=list)  # why parts of it cannot be known
+    flags: set[str] = field(default_factory=set)  # all-processes (`os.kill(-1, 9)`)
 
 
 def scan(language: str, code: str, home: str = "") -> Findings:
+    findings = scan_python(code, home) if language == "python" else scan_patterns(language, code, home)
+    _whole_program(findings, language, code)
+    return findings
+
+
+def _whole_program(findings: Findings, language: str, code: str) -> None:
+    """What follows from the program as a whole rather than from one call."""
+    network = findings.capabilities & {"net.fetch", "net.send"}
+    if network and "env.read" in findings.capabilities:
+        # It reads the whole environment and talks to the network: it can send one over the other.
+        findings.capabilities.add("net.send")
+    if network and _EVALUATES.search(code):
+        # `eval URI.open(url).read`, `fetch(url).then(r => r.text()).then(eval)`, `exec(urlopen(url).read())`.
+        findings.capabilities.add("net.exec")
+    if _SOCKET_SHELL.search(code) and ("net.send" in findings.capabilities or "net.fetch" in findings.capabilities) \
+            and (findings.argvs or findings.scripts or "pty" in code):
+        # A socket duplicated onto the standard streams of a shell: a remote shell.
+        findings.capabilities.add("net.exec")
+    for literal_text in _string_literals(language, code):
+        capabilities, _ = _classify_sql(literal_text)
+        if "db.drop" in capabilities:
+            findings.capabilities.add("db.drop")
+    if _CLOUD_SDK.search(code) and _CLOUD_DELETE_CALL.search(code):
+        findings.capabilities.add("cloud.delete")
+    if _DOTENV.search(code):
+        findings.reads.append(".env")
+
+
+_EVALUATES = re.compile(r"\b(?:eval|exec|instance_eval|class_eval|Function|execfile|compile|vm\.run\w*|"
+                        r"load|loadstring|dofile|create_function)\b")
+_SOCKET_SHELL = re.compile(r"\b(?:dup2|fdopen|IO\.for_fd|pty\.spawn|TCPSocket|/bin/(?:ba)?sh|\bsh\b\s*['\"]?\s*-i)")
+_CLOUD_SDK = re.compile(r"\b(?:boto3|botocore|aws-sdk|@aws-sdk|google\.cloud|googleapiclient|@google-cloud|"
+                        r"azure\.|@azure/|kubernetes|digitalocean|hcloud|Aws::)")
+_CLOUD_DELETE_CALL = re.compile(r"[.:]\s*(?:delete|terminate|destroy|purge|remove|drop)\w*\s*\(|"
+                                r"\b(?:Delete|Terminate|Destroy|Purge|Remove)\w*Command\b")
+_DOTENV = re.compile(r"\b(?:dotenv_values|load_dotenv|find_dotenv|Dotenv\.(?:load|parse|overload)|"
+                     r"require\(\s*['\"]dotenv(?:/config)?['\"]\s*\)|dotenv\.config\(|import\s+['\"]dotenv/config)")
+
+
+def _string_literals(language: str, code: str) -> list[str]:
     if language == "python":
-        return scan_python(code, home)
-    return scan_patterns(language, code, home)
+        import ast
+
+        try:
+            return [n.value for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Constant) and
+                    isinstance(n.value, str)]
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            pass
+    return [_literal(m) for m in re.finditer(_STR, code)]
+
+
+def _classify_sql(text: str) -> tuple[list[str], str]:
+    from capfence_sh.parse.classify import classify_sql
+
+    if not _SQLISH.search(text):
+        return [], ""
+    return classify_sql(text)
+
+
+_SQLISH = re.compile(r"(?i)\b(?:drop\s+(?:table|database|schema|collection)|truncate\b|delete\s+from|flushall|"
+                     r"flushdb|update\s+\w+\s+set)")
 
 
 # --- Python -----------------------------------------------------------------------------------------------------
@@ -165,8 +224,12 @@ def scan_python(code: str, home: str) -> Findings:
             findings.capabilities.add("net.send")
         elif name in _PY_NET_FETCH:
             findings.capabilities.add("net.fetch")
+            if len(args) > 1 or any(k.arg in ("data", "json", "files") for k in node.keywords):
+                findings.capabilities.add("net.send")  # urlopen(url, data), requests.request("POST", ..., data=)
         elif name in _PY_KILL:
             findings.capabilities.add("proc.kill")
+            if name in ("os.kill", "os.killpg") and args and _py_int(args[0]) in (-1, 0):
+                findings.flags.add("all-processes")  # pid -1: every process the user may signal
         elif name in _PY_DYNAMIC or name in ("__import__", "importlib.import_module", "getattr", "builtins.getattr"):
             target = args[1] if name in ("getattr", "builtins.getattr") and len(args) > 1 else (args[0] if args else None)
             if target is None or evaluator.string(target) is None:
@@ -177,6 +240,17 @@ def scan_python(code: str, home: str) -> Findings:
                     inner = scan_python(literal_code, home)
                     _merge(findings, inner)
     return findings
+
+
+def _py_int(node) -> int | None:
+    import ast
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, int):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
+            and isinstance(node.operand.value, int):
+        return -node.operand.value
+    return None
 
 
 class _PyValues:
@@ -330,8 +404,9 @@ _LANG_SHELL: dict[str, tuple[str, ...]] = {
     "awk": (r"\bsystem\s*\(\s*",),
     "osascript": (r"do\s+shell\s+script\s+",),
     "python": (r"\b(?:os\.system|os\.popen|subprocess\.\w+)\s*\(\s*",),
-    "tcl": (r"\bexec\s+",),
+    "tcl": (r"\bexec\s+", r"\bspawn\s+"),
 }
+_TCL_RUNS = re.compile(r"\b(?:exec|spawn)\s+(?:-\w+\s+)*([^;\n\]]+)")
 _LANG_DELETE = re.compile(
     r"\b(?:rmSync|rmdirSync|unlinkSync|unlink|rmdir|rm_rf|rm_r|rm_f|rmtree|remove_tree|remove_entry|"
     r"File\.delete|FileUtils\.rm\w*|fs\.rm|fs\.promises\.rm|Deno\.remove|Bun\.\w*remove|file\.remove|"
@@ -349,6 +424,11 @@ _LANG_DYNAMIC = re.compile(r"\b(?:eval|Function|instance_eval|class_eval|module_
 _LANG_NET = re.compile(r"\b(?:https?\.(?:get|request)|fetch\s*\(|net\.connect|Net::HTTP|LWP::|HTTP::Tiny|"
                        r"curl_exec|IO::Socket|TCPSocket|open-uri|URI\.open|socket\.|http\.request|XMLHttpRequest|"
                        r"Deno\.connect|WebSocket|require\(['\"](?:https?|net|dgram)['\"]\))")
+_LANG_SEND = re.compile(r"(?i)method\s*:\s*['\"](?:post|put|patch)|\bbody\s*:|\.write\(|\bpost\b|\bsend\(|"
+                        r"\bputs\b.*\b(?:sock|socket|conn)\b|print\s*\{?\s*\$sock")
+# Signalling pid -1 (or 0) reaches every process the user may signal: `kill 9, -1`, `process.kill(-1)`.
+_KILL_ALL = re.compile(r"\b(?:kill|Process\.kill|process\.kill|posix\.kill|os\.kill)\s*\(?\s*(?:-1|0)\s*[,)]|"
+                       r"\b(?:kill|Process\.kill)\s*\(?\s*['\"]?-?\w+['\"]?\s*,\s*(?:-1|0)\b")
 _PERL_OPEN = re.compile(r"""\bopen\s*\(?\s*(?:my\s+)?[\$\w]+\s*,\s*(?:(['"])([<>+]{1,2})\1\s*,\s*""" + _STR +
                         r"""|(['"])([<>+]{0,2})\s*([^'"]+)\5)""")  # 2-argument open: quote, mode, path
 _BACKTICKS = re.compile(r"`([^`]*)`")
@@ -496,7 +576,15 @@ def _unescape(raw: str) -> str:
 
 def scan_patterns(language: str, code: str, home: str) -> Findings:
     findings = Findings()
-    for pattern in _LANG_SHELL.get(language, ()):
+    if language == "tcl":
+        # Tcl `exec`/`spawn` (expect) take the command as bare words up to the end of the command.
+        for match in _TCL_RUNS.finditer(code):
+            words = match.group(1).strip().strip("{}").strip()
+            if words and not words.startswith(("$", "[")):
+                findings.scripts.append(words)
+            else:
+                findings.dynamic.append("exec/spawn of a command built at run time")
+    for pattern in _LANG_SHELL.get(language, ()) if language != "tcl" else ():
         for match in re.finditer(pattern, code):
             rest = code[match.end():]
             literal = re.match(_STR, rest)
@@ -554,6 +642,11 @@ def scan_patterns(language: str, code: str, home: str) -> Findings:
         findings.writes.append(path_expression(code, match.end(), home))
     for match in _LANG_READ.finditer(code):
         findings.reads.append(path_expression(code, match.end(), home))
+    if _LANG_NET.search(code) and _LANG_SEND.search(code):
+        findings.capabilities.add("net.send")
+    if _KILL_ALL.search(code):
+        findings.capabilities.add("proc.kill")
+        findings.flags.add("all-processes")
     for match in _LANG_DYNAMIC.finditer(code):
         rest = code[match.end():]
         if not re.match(r"\s*" + _STR + r"\s*\)", rest):

@@ -92,3 +92,46 @@ def expand_home(pattern: str, home: str) -> str:
     if pattern.startswith("~/"):
         return home.rstrip("/") + pattern[1:]
     return pattern
+
+
+# Where a credential named after its vendor belongs: sending GITHUB_TOKEN to api.github.com is using it; sending it
+# anywhere else is exfiltrating it. Keys: a word in the variable's name. Values: host suffixes.
+CREDENTIAL_HOMES: dict[str, tuple[str, ...]] = {
+    "GITHUB": ("github.com", "githubusercontent.com", "ghcr.io"),
+    "GH": ("github.com", "githubusercontent.com", "ghcr.io"),
+    "GITLAB": ("gitlab.com",),
+    "GL": ("gitlab.com",),
+    "BITBUCKET": ("bitbucket.org", "atlassian.com"),
+    "NPM": ("npmjs.org", "npmjs.com"),
+    "PYPI": ("pypi.org",),
+    "TWINE": ("pypi.org",),
+    "CARGO": ("crates.io",),
+    "OPENAI": ("openai.com",),
+    "ANTHROPIC": ("anthropic.com",),
+    "AWS": ("amazonaws.com", "aws.amazon.com"),
+    "GOOGLE": ("googleapis.com", "google.com"),
+    "GCP": ("googleapis.com",),
+    "AZURE": ("azure.com", "microsoft.com", "windows.net"),
+    "SLACK": ("slack.com",),
+    "DISCORD": ("discord.com", "discordapp.com"),
+    "STRIPE": ("stripe.com",),
+    "SENTRY": ("sentry.io",),
+    "HF": ("huggingface.co",),
+    "HUGGINGFACE": ("huggingface.co",),
+    "DOCKER": ("docker.io", "docker.com"),
+    "CLOUDFLARE": ("cloudflare.com",),
+    "CF": ("cloudflare.com",),
+    "VERCEL": ("vercel.com",),
+    "NETLIFY": ("netlify.com",),
+    "HEROKU": ("heroku.com",),
+    "DIGITALOCEAN": ("digitalocean.com",),
+    "DO": ("digitalocean.com",),
+    "TWILIO": ("twilio.com",),
+    "SENDGRID": ("sendgrid.com",),
+    "DATADOG": ("datadoghq.com", "datadoghq.eu"),
+    "DD": ("datadoghq.com", "datadoghq.eu"),
+    "LINEAR": ("linear.app",),
+    "NOTION": ("notion.com", "notion.so"),
+    "JIRA": ("atlassian.net", "atlassian.com"),
+}
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "host.docker.internal")

@@ -8,7 +8,7 @@ import re
 from functools import lru_cache
 
 from capfence_sh.actions import Access, Target
-from capfence_sh.parse.secrets import NOT_SECRET_SUFFIXES, SECRET_PATTERNS, expand_home
+from capfence_sh.parse.secrets import CREDENTIAL_HOMES, LOCAL_HOSTS, NOT_SECRET_SUFFIXES, SECRET_PATTERNS, expand_home
 from capfence_sh.pathmatch import PathPattern, compile_pattern, glob_to_regex, may_match
 
 _READS = (Access.READ, Access.ANY)
@@ -54,3 +54,43 @@ def derived_capabilities(capabilities: list[str], targets: list[Target], home: s
                                        "env.read" in stdin_capabilities or "env.read" in capabilities):
         capabilities.append("secret.exfil")
     return capabilities
+
+
+_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\s]*@)?(\[[0-9a-f:]+\]|[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+                   r"(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+|localhost)(?::\d+)?(?:[/?#]|$)", re.IGNORECASE)
+
+
+def credential_destination(words, capabilities: list[str]) -> str:
+    """For a command that talks to the network with a credential-like variable in its words (`curl -H
+    "Authorization: $GITHUB_TOKEN" https://x.example`): "secret.exfil" when the credential names a vendor and the
+    host is not that vendor's, "secret.send" when the vendor or the host is unknown, "" when it goes home (or to
+    localhost)."""
+    if not ({"net.fetch", "net.send"} & set(capabilities)):
+        return ""
+    names = {w.secret for w in words if getattr(w, "secret", "")}
+    if not names:
+        return ""
+    hosts = []
+    for word in words:
+        if not word.value:
+            continue
+        match = _HOST.match(word.value.strip())
+        if match and ("." in match.group(1) or match.group(1) == "localhost"):
+            hosts.append(match.group(1).strip("[]").lower())
+    if hosts and all(h in LOCAL_HOSTS or h.startswith("127.") for h in hosts):
+        return ""
+    verdict = ""
+    for name in names:
+        homes = _homes(name)
+        if homes is None or not hosts:
+            verdict = verdict or "secret.send"
+        elif any(not any(h == home or h.endswith("." + home) for home in homes) for h in hosts):
+            return "secret.exfil"
+    return verdict
+
+
+def _homes(name: str) -> tuple[str, ...] | None:
+    for part in re.split(r"[^A-Za-z0-9]+", name.upper()):
+        if part in CREDENTIAL_HOMES:
+            return CREDENTIAL_HOMES[part]
+    return None

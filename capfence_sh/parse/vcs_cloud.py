@@ -283,6 +283,11 @@ def _git_subcommand(call: Call, sub: str, rest: list[Field]) -> Outcome:
         capabilities = ["vcs.read", "fs.read"]
         operands = [f for f in rest if not f.value.startswith("-")]
         targets += [t for f in operands for t in call.target(f, Access.READ)]
+    elif sub == "add" and not any(w in ("-n", "--dry-run") for w in words):
+        # Staging reads the files into the repository, from where a push publishes them (`git add -f .env`).
+        capabilities = ["vcs.write", "fs.read"]
+        operands = [f for f in rest if not f.value.startswith("-")]
+        targets += [t for f in operands for t in call.target(f, Access.READ, recursive=True)]
     elif sub in ("rm",):
         capabilities = ["vcs.write", "fs.delete"]
         operands = [f for f in rest if not f.value.startswith("-")]
@@ -351,7 +356,19 @@ def _git_config(call: Call, words: list[str]) -> list[str]:
         _git_exec_value(call, key, literal(value))
     elif key.lower().startswith("alias.") and value.startswith("!"):
         call.run_script(value[1:], f"git config {key}")
+    elif key.lower().startswith("alias.") and value:
+        # A plain alias is a git command line: configuring it is preparing to run it.
+        call.run_argv([literal("git"), *(literal(w) for w in _split_alias(value))], f"git config {key}")
     return ["vcs.config"]
+
+
+def _split_alias(value: str) -> list[str]:
+    import shlex
+
+    try:
+        return shlex.split(value)
+    except ValueError:
+        return value.split()
 
 
 # --- GitHub CLI ------------------------------------------------------------------------------------------------
@@ -389,8 +406,9 @@ def gh(call: Call) -> Outcome:
         return call.outcome(call.emit(("cloud.write",), subcommand=sub))
     if group == "pr" and verb in ("checkout",):
         return call.outcome(call.emit(("vcs.write", "net.fetch"), subcommand=sub))
-    if group in ("pr", "issue") and verb in ("create", "comment", "edit", "close", "reopen", "review", "ready"):
-        return call.outcome(call.emit(("cloud.write",), subcommand=sub))
+    if group in ("pr", "issue") and verb in ("create", "comment", "edit", "close", "reopen", "review", "ready",
+                                              "develop", "lock", "unlock", "pin", "unpin"):
+        return call.outcome(call.emit(("vcs.collab",), subcommand=sub))
     return call.outcome(call.emit(("cloud.write",), subcommand=sub))
 
 
@@ -550,9 +568,10 @@ def kubectl(call: Call) -> Outcome:
     resource = operands[1] if len(operands) > 1 else ""
     sub = " ".join(operands[:2])
     if verb in ("delete", "drain") or (verb == "replace" and "--force" in words) or (
-            verb == "scale" and any(w in ("--replicas=0",) for w in words)) or (
-            verb == "rollout" and resource == "undo-not"):
+            verb == "scale" and any(w in ("--replicas=0",) for w in words)):
         return call.outcome(call.emit(("cluster.delete",), subcommand=sub))
+    if verb == "rollout" and resource in ("status", "history"):
+        return call.outcome(call.emit(("cluster.read",), subcommand=sub))
     if verb in ("exec", "attach", "debug", "run") and dash_dash < len(words):
         inner = args[dash_dash + 1 :]
         pod = resource or "pod"
@@ -560,10 +579,7 @@ def kubectl(call: Call) -> Outcome:
         call.run_argv(inner, f"kubectl {verb}", remote=f"pod:{pod}")
         return call.outcome(action)
     if verb in ("get", "describe") and re.match(r"^secrets?(/|$)", resource) and (
-            verb == "describe" or any(w.startswith(("-o", "--output")) and any(f in w for f in ("yaml", "json",
-                                                                                                "jsonpath",
-                                                                                                "go-template"))
-                                      for w in words) or any(w in ("yaml", "json") for w in words)):
+            verb == "describe" or _kubectl_output(words).startswith(_KUBECTL_VALUE_FORMATS)):
         return call.outcome(call.emit(("secret.read", "cluster.read"), subcommand=sub))
     if verb == "config" and resource == "view" and "--raw" in words:
         return call.outcome(call.emit(("secret.read",), subcommand=sub))
@@ -575,6 +591,21 @@ def kubectl(call: Call) -> Outcome:
     if verb == "cp":
         return call.outcome(call.emit(("cluster.write", "fs.read", "fs.write"), subcommand=sub))
     return call.outcome(call.emit(("cluster.write",), subcommand=sub))
+
+
+# Output formats that print a secret's data (the default table and `name` print only names).
+_KUBECTL_VALUE_FORMATS = ("yaml", "json", "jsonpath", "go-template", "template", "custom-columns")
+
+
+def _kubectl_output(words: list[str]) -> str:
+    for k, word in enumerate(words):
+        if word in ("-o", "--output") and k + 1 < len(words):
+            return words[k + 1]
+        if word.startswith("--output="):
+            return word[len("--output="):]
+        if word.startswith("-o") and len(word) > 2:
+            return word[2:].lstrip("=")
+    return ""
 
 
 @handles("helm", "kind", "minikube", "k3d", "k3s", "skaffold", "tilt", "argocd", "flux", "kustomize", "istioctl",

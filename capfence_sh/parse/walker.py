@@ -17,7 +17,7 @@ from capfence_sh.actions import Access, Action, Redirect, Target
 from capfence_sh.parse import paths
 from capfence_sh.parse.context import Context
 from capfence_sh.parse.prepass import HEREDOC_PREFIX, Heredoc, PrepassError, prepass
-from capfence_sh.parse.sensitive import BLOCK_DEVICE_PREFIXES, derived_capabilities
+from capfence_sh.parse.sensitive import BLOCK_DEVICE_PREFIXES, credential_destination, derived_capabilities
 from capfence_sh.parse.words import (
     DEFAULT_IFS,
     Field,
@@ -69,6 +69,7 @@ class StdinSource:
     path: str = ""
     prefix: str = ""  # every line of an unknown content starts with this (find DIR -> "DIR/")
     prefix_trusted: bool = False
+    flags: frozenset[str] = frozenset()  # the upstream action's flags (`ps -e`: all-processes)
 
     def describe(self) -> str:
         if self.kind == "pipe":
@@ -87,6 +88,7 @@ class Where:
     stdin: StdinSource | None = None
     in_pipeline: bool = False
     remote: str = ""
+    background: bool = False  # started with `&`
 
 
 @dataclass(slots=True)
@@ -106,6 +108,7 @@ class Shared:
     downloaded: set[str] = field(default_factory=set)  # paths written by a download (curl -o, wget)
     called: set[str] = field(default_factory=set)
     links: dict[str, str] = field(default_factory=dict)  # link made by the script -> the path it points to
+    fifos: set[str] = field(default_factory=set)  # named pipes made by the script (mkfifo)
 
 
 class State:
@@ -309,7 +312,7 @@ class Analyser:
             background = following == "&"
             child_state = state.copy() if background else state
             before = state.cwds
-            last = self.node(part, src, heredocs, child_state, where)
+            last = self.node(part, src, heredocs, child_state, replace(where, background=True) if background else where)
             if not background and state.cwds != before and len(state.cwds) == 1:
                 # A `cd` that may fail leaves the shell where it was: the next command runs in either place,
                 # unless failure stops the script (`cd x && ...`, `cd x || exit`, `set -e`).
@@ -339,6 +342,7 @@ class Analyser:
                 last.stdout,
                 prefix=last.stdout_prefix,
                 prefix_trusted=last.stdout_trusted,
+                flags=action.flags if action else frozenset(),
             )
         return last
 
@@ -380,6 +384,11 @@ class Analyser:
                 continue
             if seen_do:
                 body.append(part)
+        if name.startswith("CAPFENCE_"):
+            from capfence_sh.parse.shells import capfence_variables
+
+            capfence_variables(Call(self, [literal("for")], [], [], state, where, src[node.pos[0]:node.pos[1]], "for"),
+                               [name])
         if not seen_in:
             positional = state.positional
             values = [literal(v) for v in positional] if positional is not None else [Field("$@", False)]
@@ -416,6 +425,10 @@ class Analyser:
         body, src, heredocs = state.functions[name]
         state.shared.called.add(name)
         active = self._active_functions.get(name, 0)
+        if active and (where.in_pipeline or where.background):
+            # `:(){ :|:& };:`: each call starts two more processes, without end.
+            Call(self, [literal(name)], [], [], state, where, name, name).emit(
+                ("sys.exhaust",), note=f"function {name} runs itself in a pipeline or the background: a fork bomb")
         if active >= 2:
             # Recursion: the recursive call was already analysed once with unknown arguments, which stands for
             # every deeper level (a legitimate recursive function must not exhaust the depth budget).
@@ -856,6 +869,9 @@ class Call:
         stdin = self.where.stdin
         caps = derived_capabilities(caps, all_targets, self.ctx.home,
                                     stdin.capabilities if stdin is not None else ())
+        credential = credential_destination(argv, caps)
+        if credential:
+            caps.append(credential)
         action = Action(
             program=self.program if program is None else program,
             written=self.raw0,

@@ -9,7 +9,7 @@ and glob detection. What cannot be known stays marked unknown instead of being g
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 DEFAULT_IFS = " \t\n"
@@ -38,6 +38,7 @@ class Part:
     # field made only of `vanish` parts (an empty "$@") disappears instead of becoming an empty word.
     boundary: bool = False
     vanish: bool = False
+    secret: str = ""  # the name of a credential-like variable this came from (`$GITHUB_TOKEN`)
 
 
 _BOUNDARY = Part(" ", True, True, expanded=True, boundary=True)
@@ -56,6 +57,7 @@ class Field:
     trusted: bool = True  # every unknown part is trusted (see TRUSTED_SPECIALS)
     decoded: bool = False  # part of it is decoded at run time from hidden data
     fetched: bool = False  # part of it is downloaded at run time (`bash -c "$(curl -fsSL URL)"`)
+    secret: str = ""  # holds the value of a credential-like variable, by that variable's name
 
 
 class ExpansionHost(Protocol):
@@ -470,9 +472,10 @@ def _scan(s: str, host: ExpansionHost, i: int, end: int, *, in_dquote: bool, ass
             if nxt == "{":
                 close = _skip_balanced(s, i + 1)
                 flush()
-                for part in _parameter_braced(s[i + 2 : close - 1], s[i:close], host, in_dquote):
-                    parts.append(part if part.expanded else Part(part.text, part.known, part.quoted, part.trusted,
-                                                                 part.glob, True, part.decoded, part.fetched))
+                body = s[i + 2 : close - 1]
+                braced = _parameter_braced(body, s[i:close], host, in_dquote)
+                for part in _credential(braced, _NAME_AT_START.match(body)):
+                    parts.append(part if part.expanded else replace(part, expanded=True))
                 i = close
                 continue
             if nxt.isalpha() or nxt == "_":
@@ -480,7 +483,8 @@ def _scan(s: str, host: ExpansionHost, i: int, end: int, *, in_dquote: bool, ass
                 while j < end and (s[j].isalnum() or s[j] == "_"):
                     j += 1
                 flush()
-                parts.extend(_parameter_simple(s[i + 1 : j], s[i:j], host, in_dquote))
+                parts.extend(_credential(_parameter_simple(s[i + 1 : j], s[i:j], host, in_dquote),
+                                         _NAME_AT_START.match(s[i + 1 : j])))
                 i = j
                 continue
             if nxt.isdigit() or nxt in "@*#?$!-":
@@ -553,6 +557,20 @@ def _substitution(script: str, source: str, kind: str, host: ExpansionHost, quot
         return [Part(output.rstrip("\n"), True, quoted, expanded=True, decoded=decoded, fetched=fetched)]
     unknown = Part(source, False, quoted, trusted=trusted, expanded=True, decoded=decoded, fetched=fetched)
     return [Part(prefix, True, quoted, expanded=True), unknown] if prefix else [unknown]
+
+
+# Variables whose names say they hold a credential. Their values are tracked through words so that sending one
+# over the network can be told from sending anything else.
+CREDENTIAL_NAME = re.compile(r"(?i)(?:TOKEN|SECRET|PASSW(?:OR)?D|PASSPHRASE|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|"
+                             r"CREDENTIAL|AUTH|_PAT\b|SESSION_?KEY|WEBHOOK)")
+_NAME_AT_START = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _credential(parts: list[Part], name_match) -> list[Part]:
+    name = name_match.group(0) if name_match else ""
+    if not name or not CREDENTIAL_NAME.search(name):
+        return parts
+    return [replace(p, secret=name) if not p.boundary and not p.vanish else p for p in parts]
 
 
 def _parameter_simple(name: str, source: str, host: ExpansionHost, quoted: bool) -> list[Part]:
@@ -772,8 +790,9 @@ def _join(parts: list[Part]) -> Field:
     glob = any(p.glob for p in parts)
     decoded = any(p.decoded for p in parts)
     fetched = any(p.fetched for p in parts)
+    secret = next((p.secret for p in parts if p.secret), "")
     if known:
-        return Field(value, True, glob, value, value, True, decoded, fetched)
+        return Field(value, True, glob, value, value, True, decoded, fetched, secret)
     trusted = all(p.trusted for p in parts if not p.known)
     prefix_parts: list[str] = []
     for p in parts:
@@ -786,7 +805,7 @@ def _join(parts: list[Part]) -> Field:
             break
         suffix_parts.append(p.text)
     return Field(value, False, glob, "".join(prefix_parts), "".join(reversed(suffix_parts)), trusted, decoded,
-                 fetched)
+                 fetched, secret)
 
 
 def _split_fields(parts: list[Part], host: ExpansionHost) -> list[Field]:
@@ -819,7 +838,7 @@ def _split_fields(parts: list[Part], host: ExpansionHost) -> list[Field]:
                 fields.append([])
             if piece:
                 fields[-1].append(Part(piece, True, False, glob=p.glob or _has_glob(piece), decoded=p.decoded,
-                                       fetched=p.fetched))
+                                       fetched=p.fetched, secret=p.secret))
     return [_join(f) for f in fields if f and not all(p.vanish for p in f)]
 
 

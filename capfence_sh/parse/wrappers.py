@@ -69,6 +69,15 @@ def doas(call: Call) -> Outcome:
     return _wrap(call, _spec("uC"), ("priv.escalate",), "doas")
 
 
+@handles("run0")
+def run0(call: Call) -> Outcome:
+    # systemd's sudo: `run0 [--user=U] [--chdir=D] CMD...`; no command means a root shell.
+    spec = _spec("ugD", ("user", "group", "chdir", "nice", "setenv", "unit", "property", "description", "slice",
+                         "machine", "background"))
+    note = "" if parse_options(call.args, spec).rest else "interactive root shell"
+    return _wrap(call, spec, ("priv.escalate",), "run0", note=note)
+
+
 @handles("pkexec")
 def pkexec(call: Call) -> Outcome:
     return _wrap(call, _spec("", ("user",)), ("priv.escalate",), "pkexec")
@@ -162,7 +171,7 @@ def nice(call: Call) -> Outcome:
     return _wrap(call, _spec("n", ("adjustment",)), ("shell.builtin",), "nice")
 
 
-@handles("catchsegv", "eatmydata", "nocache", "dbus-launch", "tini", "dumb-init", "noglob", "nocorrect",
+@handles("catchsegv", "eatmydata", "nocache", "dbus-launch", "tini", "dumb-init", "noglob", "nocorrect", "chronic",
          "unbuffer", "torify", "tsocks", "proxychains", "proxychains4", "torsocks", "firejail", "fakeroot",
          "fakeroot-ng", "rlwrap", "setpriv", "numactl", "prlimit", "cgexec", "xvfb-run", "setarch", "linux32",
          "linux64", "ssh-agent", "chpst", "with-contenv", "stdbuf", "ionice", "trickle", "pv-run", "sem",
@@ -410,6 +419,12 @@ def xargs(call: Call) -> Outcome:
     action = call.emit(("shell.builtin",), flags=frozenset(parsed.flags))
     command = parsed.rest or [literal("echo")]
     items = _stdin_items(call, parsed)
+    stdin = call.stdin
+    if stdin is not None and stdin.program == "ps" and "all-processes" in stdin.flags and command[0].known and \
+            command[0].value.rsplit("/", 1)[-1] == "kill":
+        # `ps -eo pid= | xargs kill -9`: the pids of every process.
+        call.emit(("proc.kill",), flags=frozenset({"all-processes"}), note="kills every process ps lists",
+                  program="kill")
     replace = parsed.value("replace")
     token = replace.value if replace is not None and replace.value else ("{}" if parsed.has("replace") else "")
     for item in items[:MAX_ITEMS]:

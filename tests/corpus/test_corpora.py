@@ -79,6 +79,9 @@ def load(name: str) -> list[Case]:
 
 BYPASS = load("bypass.jsonl")
 EVERYDAY = load("everyday.jsonl")
+# Written blind, after the corpora above were passing, and measured once before any fix (README); kept as tests.
+HELDOUT_BYPASS = load("heldout_bypass.jsonl")
+HELDOUT_EVERYDAY = load("heldout_everyday.jsonl")
 
 
 def case_id(case: Case) -> str:
@@ -107,7 +110,8 @@ def explain(verdict: Verdict) -> str:
 
 # --- the corpora themselves -------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,expect", [("bypass.jsonl", "blocked"), ("everyday.jsonl", "allowed")])
+@pytest.mark.parametrize("name,expect", [("bypass.jsonl", "blocked"), ("everyday.jsonl", "allowed"),
+                                         ("heldout_bypass.jsonl", "blocked"), ("heldout_everyday.jsonl", "allowed")])
 def test_lines_are_valid(name: str, expect: str) -> None:
     problems = []
     seen: dict[str, int] = {}
@@ -136,8 +140,10 @@ def test_corpora_are_large_enough() -> None:
 
 
 def test_no_command_is_in_both_corpora() -> None:
-    both = {c.command for c in BYPASS} & {c.command for c in EVERYDAY}
-    assert not both, sorted(both)
+    blocked = {c.command for c in BYPASS + HELDOUT_BYPASS}
+    allowed = {c.command for c in EVERYDAY + HELDOUT_EVERYDAY}
+    assert not blocked & allowed, sorted(blocked & allowed)
+    assert len(HELDOUT_BYPASS) >= 250 and len(HELDOUT_EVERYDAY) >= 250
 
 
 def test_bypass_covers_every_technique() -> None:
@@ -167,17 +173,23 @@ def test_bypass_matches_its_generator() -> None:
 
 # --- the decisions ----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("case", BYPASS, ids=case_id)
+def held_out_id(case: Case) -> str:
+    return f"heldout-{case.line}:{case.category}"
+
+
+@pytest.mark.parametrize("case", BYPASS + HELDOUT_BYPASS,
+                         ids=[case_id(c) for c in BYPASS] + [held_out_id(c) for c in HELDOUT_BYPASS])
 def test_bypass_is_blocked(engine: Engine, ctx, case: Case) -> None:
     verdict = engine.decide_script(case.command, ctx)
-    assert verdict.would_block, (f"bypass.jsonl:{case.line} [{case.category}] allowed: {case.command!r}\n"
+    assert verdict.would_block, (f"{case.corpus}:{case.line} [{case.category}] allowed: {case.command!r}\n"
                                  f"why it must be blocked: {case.why}\n{explain(verdict)}")
 
 
-@pytest.mark.parametrize("case", EVERYDAY, ids=case_id)
+@pytest.mark.parametrize("case", EVERYDAY + HELDOUT_EVERYDAY,
+                         ids=[case_id(c) for c in EVERYDAY] + [held_out_id(c) for c in HELDOUT_EVERYDAY])
 def test_everyday_is_allowed(engine: Engine, ctx, case: Case) -> None:
     verdict = engine.decide_script(case.command, ctx)
-    assert not verdict.would_block, (f"everyday.jsonl:{case.line} [{case.category}] blocked: {case.command!r}\n"
+    assert not verdict.would_block, (f"{case.corpus}:{case.line} [{case.category}] blocked: {case.command!r}\n"
                                      f"why it must be allowed: {case.why}\n{explain(verdict)}")
 
 
