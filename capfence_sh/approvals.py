@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from capfence_sh.errors import CapfenceError
@@ -209,7 +210,10 @@ class ApprovalStore:
     # --- the human's side ----------------------------------------------------------------------------------------
 
     def approve(self, request_id: int, *, by: str, scope: str = "once", until: float | None = None,
-                note: str = "") -> Request:
+                note: str = "", record: Callable[[Request], None] | None = None) -> Request:
+        """`record` (the audit record of the decision) is called before the grant is committed: a waiting gate
+        can only use an approval that is already in the audit log, so the log reads approved, then consumed, and
+        an approval whose record cannot be written is not granted (`record` raises, the transaction rolls back)."""
         if scope not in SCOPES:
             raise ApprovalError(f"scope must be one of {', '.join(SCOPES)}")
         now = time.time()
@@ -229,9 +233,14 @@ class ApprovalStore:
             self._db.execute("UPDATE requests SET status='approved', scope=?, grant_until=?, decided_by=?, "
                              "decided_at=?, decision_note=?, expires_at=? WHERE id=?",
                              (scope, until, by, now, note, expires, request_id))
-        return self.get(request_id)  # type: ignore[return-value]
+            decided = self.get(request_id)
+            if record is not None:
+                record(decided)  # type: ignore[arg-type]
+        return decided  # type: ignore[return-value]
 
-    def reject(self, request_id: int, *, by: str, note: str = "") -> Request:
+    def reject(self, request_id: int, *, by: str, note: str = "",
+               record: Callable[[Request], None] | None = None) -> Request:
+        """`record`: as for approve(), the audit record comes before the waiting gate can see the rejection."""
         now = time.time()
         with self._transaction():
             row = self._db.execute("SELECT * FROM requests WHERE id=?", (request_id,)).fetchone()
@@ -241,7 +250,10 @@ class ApprovalStore:
                 raise ApprovalError(f"request {request_id} is {row['status']}")
             self._db.execute("UPDATE requests SET status='rejected', decided_by=?, decided_at=?, decision_note=? "
                              "WHERE id=?", (by, now, note, request_id))
-        return self.get(request_id)  # type: ignore[return-value]
+            decided = self.get(request_id)
+            if record is not None:
+                record(decided)  # type: ignore[arg-type]
+        return decided  # type: ignore[return-value]
 
     # --- reading -------------------------------------------------------------------------------------------------
 

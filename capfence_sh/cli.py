@@ -323,11 +323,11 @@ def approve(request_id: int = typer.Argument(..., help="The request id from `cap
         record_expired(gate, store)
         try:
             request = store.approve(request_id, by=approvals.reviewer(), scope=scope,
-                                    until=approvals.parse_until(until) if until else None, note=note)
+                                    until=approvals.parse_until(until) if until else None, note=note,
+                                    record=lambda decided: gate.record_approval("approved", decided))
         except approvals.ApprovalError as exc:
             typer.echo(f"capfence: {exc}", err=True)
             raise typer.Exit(1)
-    gate.record_approval("approved", request)
     typer.echo(f"approved request {request.id} ({scope}): {request.command}")
 
 
@@ -340,11 +340,11 @@ def reject(request_id: int = typer.Argument(...),
     with approvals.ApprovalStore(approvals.store_path(gate.audit_path)) as store:
         record_expired(gate, store)
         try:
-            request = store.reject(request_id, by=approvals.reviewer(), note=reason)
+            request = store.reject(request_id, by=approvals.reviewer(), note=reason,
+                                   record=lambda decided: gate.record_approval("rejected", decided))
         except approvals.ApprovalError as exc:
             typer.echo(f"capfence: {exc}", err=True)
             raise typer.Exit(1)
-    gate.record_approval("rejected", request)
     typer.echo(f"rejected request {request.id}: {request.command}")
 
 

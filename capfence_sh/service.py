@@ -28,16 +28,19 @@ import time
 from capfence_sh.service_client import PROTOCOL, read_message, socket_path, write_message
 
 DEFAULT_IDLE_SECONDS = 900
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 
-def code_files() -> list[str]:
-    """capfence's own source files and their directories (a directory's mtime changes when a file is added)."""
-    here = os.path.dirname(os.path.abspath(__file__))
+def code_files(root: str | None = None) -> list[str]:
+    """capfence's own source files. Only `.py` files: directory mtimes also change when Python writes a
+    `__pycache__` entry on first import, which would restart a fresh install's service mid-command. An upgrade
+    (pip, or an editable checkout being edited) rewrites existing source files, so their stamps are enough."""
+    here = root or os.path.dirname(os.path.abspath(__file__))
     found = []
-    for directory, _, files in os.walk(here):
-        found.append(directory)
+    for directory, subdirs, files in os.walk(here):
+        subdirs[:] = [name for name in subdirs if name != "__pycache__"]
         found.extend(os.path.join(directory, name) for name in files if name.endswith(".py"))
-    return found
+    return sorted(found)
 
 
 def code_signature(files: list[str]) -> tuple:
@@ -81,7 +84,10 @@ class Service:
             return {"ok": True, "pid": os.getpid()}
         if code_signature(self.code) != self.signature:
             self.stopping.set()
-            return {"restart": True}
+            if op != "outcome":
+                return {"restart": True}
+            # An outcome is told, not asked: nobody would retry it, so record it before going away. It completes a
+            # decision record that this same code wrote.
         try:
             if op in ("decide", "outcome", "hook"):
                 self.served += 1
@@ -193,6 +199,7 @@ class Service:
         server.listen(64)
         server.settimeout(0.25)  # how soon a stop request or the idle limit takes effect
         uid = os.getuid()
+        workers: list[threading.Thread] = []
         try:
             while not self.stopping.is_set():
                 if time.monotonic() - self.last_activity > self.idle_seconds:
@@ -204,9 +211,16 @@ class Service:
                 if _peer_uid(conn) != uid:
                     conn.close()
                     continue
-                threading.Thread(target=self._serve_connection, args=(conn,), daemon=True).start()
+                worker = threading.Thread(target=self._serve_connection, args=(conn,), daemon=True)
+                workers = [w for w in workers if w.is_alive()] + [worker]
+                worker.start()
         finally:
             server.close()
+            # Requests already taken are finished (an outcome being written must not die with the process); a
+            # waiter stuck on a hung client is given up after a while.
+            deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
+            for worker in workers:
+                worker.join(max(0.0, deadline - time.monotonic()))
             try:
                 os.unlink(self.path)
             except FileNotFoundError:

@@ -70,6 +70,39 @@ def test_grant_does_not_allow_a_changed_command_or_another_directory(gated, tmp_
     assert gated.run("exec", "--", "touch", "a").returncode == 0, "the approved one still works"
 
 
+def test_an_approval_that_cannot_be_audited_is_not_granted(gated):
+    marker = gated.workspace / "m"
+    assert gated.run("exec", "--", "touch", str(marker)).returncode == 126
+    with open(gated.audit, "ab") as handle:  # the log's last line is no record: nothing can be appended after it
+        handle.write(b'{"complete": "json", "but": "not a record"}\n')
+    approved = gated.run("approve", "1")
+    assert approved.returncode == 125 and "not an audit record" in approved.stderr
+    assert len(approved.stderr.strip().splitlines()) == 1 and "Traceback" not in approved.stderr
+    assert pending_ids(gated) == [1], "the request is still waiting for a decision that can be recorded"
+    rejected = gated.run("reject", "1", "--reason", "no")
+    assert rejected.returncode == 125 and pending_ids(gated) == [1]
+
+
+def test_the_log_reads_approved_before_consumed_even_when_the_waiting_gate_is_quick(gated):
+    """The waiting gate polls the store; the approval's audit record is written before the grant is committed, so
+    the gate can never consume (and log that) before the approval itself is in the log."""
+    for round_ in range(5):
+        marker = gated.workspace / f"quick-{round_}"
+        process = subprocess.Popen([*capfence_command(), "exec", "--wait", "30", "--", "touch", str(marker)],
+                                   env=gated.env, cwd=str(gated.workspace), stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while not pending_ids(gated) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        [request] = pending_ids(gated)
+        assert gated.run("approve", str(request)).returncode == 0
+        assert process.wait(timeout=20) == 0 and marker.exists()
+        process.stderr.close()
+    approvals = [r for r in (json.loads(line) for line in gated.audit.read_text().splitlines())
+                 if r["kind"] == "approval"]
+    assert [r["event"] for r in approvals] == ["requested", "approved", "consumed"] * 5
+    assert [r["request"] for r in approvals] == [n for n in range(1, 6) for _ in range(3)]
+
+
 def test_wait_then_approve(gated):
     marker = gated.workspace / "waited"
     process = subprocess.Popen([*capfence_command(), "exec", "--wait", "30", "--", "touch", str(marker)],

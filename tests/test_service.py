@@ -284,16 +284,48 @@ def test_only_one_service_per_socket(service):
     assert again.returncode == 0 and f"pid {pid}" in again.stdout
 
 
-def test_code_signature_notices_edits_and_new_files(tmp_path):
+def test_code_signature_notices_edits_but_not_bytecode_caches(tmp_path):
     package = tmp_path / "pkg"
-    package.mkdir()
+    (package / "sub").mkdir(parents=True)
     (package / "a.py").write_text("x = 1\n")
-    files = [str(package), str(package / "a.py")]
+    (package / "sub" / "b.py").write_text("y = 1\n")
+    files = code_files(str(package))
+    assert files == [str(package / "a.py"), str(package / "sub" / "b.py")]
     first = code_signature(files)
     assert code_signature(files) == first
-    (package / "a.py").write_text("x = 22\n")
-    second = code_signature(files)
-    assert second != first
-    os.utime(package, ns=(1, 1))
-    assert code_signature(files) != second
+    # What the first import on a fresh install does: it must not look like an upgrade (that restarted the
+    # service between a command's decision and its outcome, and the outcome was lost).
+    (package / "__pycache__").mkdir()
+    (package / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\0" * 16)
+    assert code_files(str(package)) == files and code_signature(files) == first
+    (package / "sub" / "b.py").write_text("y = 22\n")
+    assert code_signature(files) != first
     assert any(path.endswith("service.py") for path in code_files())
+
+
+def test_outcome_is_recorded_on_a_fresh_install_whose_caches_appear_after_the_service_started(sandbox, tmp_path):
+    """A copy of the package with no bytecode at all, as a fresh clone or wheel install has: the service is
+    started, the first `exec` writes `__pycache__` entries, and the outcome must still be recorded."""
+    import shutil
+
+    fresh = tmp_path / "fresh"
+    shutil.copytree(HERE.parent / "capfence_sh", fresh / "capfence_sh",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(HERE.parent / "policies", fresh / "policies")
+    env = {key: value for key, value in sandbox.env.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env.update({"CAPFENCE_SERVICE": "on", "CAPFENCE_SERVICE_IDLE": "60", "PYTHONPATH": str(fresh)})
+    command = [sys.executable, "-c", "import sys; from capfence_sh.fast import main; sys.exit(main())"]
+
+    def run(*args):
+        return subprocess.run([*command, *args], cwd=sandbox.workspace, env=env, capture_output=True, text=True,
+                              timeout=60)
+
+    assert run("service", "start").returncode == 0
+    try:
+        result = run("exec", "--", "sh", "-c", "exit 4")
+        assert result.returncode == 4, result.stderr
+        assert list((fresh / "capfence_sh").rglob("*.pyc")), "the test needs bytecode written after the start"
+        outcome = wait_for(lambda: [r for r in records(sandbox) if r["kind"] == "outcome"])
+        assert outcome and outcome[-1]["exit_status"] == 4
+    finally:
+        run("service", "stop")

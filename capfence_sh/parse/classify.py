@@ -703,11 +703,6 @@ def printenv(call: Call) -> Outcome:
     return call.outcome(call.emit(("sys.read",) if names else ("sys.read", "env.read")))
 
 
-@handles("set-env-dump", "export-p")
-def _unused(call: Call) -> Outcome:  # pragma: no cover - placeholder names never produced by the parser
-    return call.outcome(call.emit(("sys.read",)))
-
-
 # --- processes and the machine ---------------------------------------------------------------------------------
 
 

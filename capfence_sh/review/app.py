@@ -442,34 +442,32 @@ class ReviewApp:
         if self._scope_refused(scope):
             return
         try:
-            request = self.store.approve(request_id, by=self.reviewer, scope=scope, until=until)
+            request = self.store.approve(request_id, by=self.reviewer, scope=scope, until=until,
+                                         record=lambda decided: self.gate.record_approval("approved", decided))
         except approvals.ApprovalError as exc:
             self.flash(str(exc), "bold red")
             self._poll_store()
             return
-        try:
-            self.gate.record_approval("approved", request)
         except AuditError as exc:
-            self.flash(f"approved #{request.id}, but the audit record failed: {exc}", "bold red")
-        else:
-            self.flash(f"approved #{request.id} ({scope}): {screens.printable(request.command)}", "green")
+            self.flash(f"#{request_id} was not approved: its audit record could not be written: {exc}", "bold red")
+            return
+        self.flash(f"approved #{request.id} ({scope}): {screens.printable(request.command)}", "green")
         self._after_decision(request_id)
 
     def reject(self, request_id: int, reason: str) -> None:
         from capfence_sh.errors import AuditError
 
         try:
-            request = self.store.reject(request_id, by=self.reviewer, note=reason)
+            request = self.store.reject(request_id, by=self.reviewer, note=reason,
+                                        record=lambda decided: self.gate.record_approval("rejected", decided))
         except approvals.ApprovalError as exc:
             self.flash(str(exc), "bold red")
             self._poll_store()
             return
-        try:
-            self.gate.record_approval("rejected", request)
         except AuditError as exc:
-            self.flash(f"rejected #{request.id}, but the audit record failed: {exc}", "bold red")
-        else:
-            self.flash(f"rejected #{request.id}" + (f": {reason}" if reason else ""), "yellow")
+            self.flash(f"#{request_id} was not rejected: its audit record could not be written: {exc}", "bold red")
+            return
+        self.flash(f"rejected #{request.id}" + (f": {reason}" if reason else ""), "yellow")
         self._after_decision(request_id)
 
     def _after_decision(self, request_id: int) -> None:
