@@ -36,7 +36,7 @@ if [ "$mode" = test ]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check hatchling editables
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-build-isolation -e "$here[test]"
   cd "$here"
-  exec "$venv/bin/python" -m pytest -q
+  exec "$venv/bin/python" -m pytest  # -q comes from pyproject; the closing "N passed" line stays
 fi
 
 data_home="${XDG_DATA_HOME:-$HOME/.local/share}"

@@ -44,6 +44,7 @@ CAPABILITIES: dict[str, str] = {
     "secret.send": "sends a credential-like variable ($MY_API_TOKEN) to a host it is not known to belong to",
     "env.read": "prints the whole environment (which holds tokens)",
     "pkg.install": "installs or removes packages",
+    "pkg.remove": "removes the machine's own packages (apt-get remove/purge, dnf remove, pacman -R, dpkg -r)",
     "pkg.publish": "publishes a package, image or release",
     "cloud.read": "reads cloud resources",
     "cloud.write": "creates or changes cloud resources (terraform apply, aws ... create)",

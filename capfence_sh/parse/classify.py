@@ -699,8 +699,14 @@ def _lists_every_process(words: list[str]) -> bool:
 
 @handles("printenv")
 def printenv(call: Call) -> Outcome:
+    from capfence_sh.parse.words import CREDENTIAL_NAME
+
     names = [a for a in call.args if not a.value.startswith("-")]
-    return call.outcome(call.emit(("sys.read",) if names else ("sys.read", "env.read")))
+    if not names:
+        return call.outcome(call.emit(("sys.read", "env.read")))
+    if any(CREDENTIAL_NAME.search(a.value) for a in names):  # `printenv AWS_SECRET_ACCESS_KEY` prints a credential
+        return call.outcome(call.emit(("sys.read", "secret.read"), note="prints a credential-named variable"))
+    return call.outcome(call.emit(("sys.read",)))
 
 
 # --- processes and the machine ---------------------------------------------------------------------------------
@@ -1507,6 +1513,8 @@ def package_manager(call: Call) -> Outcome:
                                       _targets(call, outputs, Access.WRITE), subcommand=verb))
     if program in ("java",) and "-jar" in words:
         return call.outcome(call.emit(("code.exec",), subcommand="-jar"))
+    if _removes_system_packages(program, verb, words):
+        return call.outcome(call.emit(("pkg.remove",), subcommand=verb))
     if verb in _INSTALL_VERBS or program in ("dpkg", "rpm") and any(w in ("-i", "--install", "-e", "--erase",
                                                                           "-U", "-P", "--purge", "-r", "--remove")
                                                                     for w in words):
@@ -1518,6 +1526,26 @@ def package_manager(call: Call) -> Outcome:
             return call.outcome(call.emit(("fs.delete",), subcommand=verb))
         return call.outcome(call.emit(("pkg.install",), subcommand=verb, flags=flags))
     return call.outcome(call.emit(("code.exec",), subcommand=verb))
+
+
+# The machine's own package managers: removing with them can take out what the system (or the agent's own
+# toolchain) runs on. A project's packages (pip, npm, cargo uninstall) stay ordinary `pkg.install` work.
+_SYSTEM_REMOVE_VERBS = {
+    "apt": {"remove", "purge", "autoremove", "autopurge"}, "apt-get": {"remove", "purge", "autoremove", "autopurge"},
+    "aptitude": {"remove", "purge"}, "yum": {"remove", "erase", "autoremove"},
+    "dnf": {"remove", "erase", "autoremove"}, "zypper": {"remove", "rm"}, "apk": {"del"},
+    "snap": {"remove"}, "flatpak": {"uninstall", "remove"}, "port": {"uninstall"},
+}
+_SYSTEM_REMOVE_FLAGS = {"dpkg": ("-r", "--remove", "-P", "--purge"), "rpm": ("-e", "--erase"),
+                        "emerge": ("-C", "--unmerge", "--depclean", "-c")}
+
+
+def _removes_system_packages(program: str, verb: str, words: list[str]) -> bool:
+    if verb in _SYSTEM_REMOVE_VERBS.get(program, ()):
+        return True
+    if program in ("pacman", "yay", "paru"):  # -R, -Rs, -Rns, --remove: an operation flag, not a verb
+        return any(w == "--remove" or (w.startswith("-R") and w[1:].isalpha()) for w in words)
+    return any(w in _SYSTEM_REMOVE_FLAGS.get(program, ()) for w in words)
 
 
 _LIFECYCLE = ("preinstall", "install", "postinstall", "prepare", "preprepare", "postprepare")

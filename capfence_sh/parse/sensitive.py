@@ -5,6 +5,7 @@ the network is `secret.exfil`."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 
 from capfence_sh.actions import Access, Target
@@ -39,10 +40,17 @@ def derived_capabilities(capabilities: list[str], targets: list[Target], home: s
     secret = "secret.read" in capabilities
     for target in targets:
         if target.access in _READS and not secret:
-            if target.known and not target.glob and not target.recursive and not target.remote:
-                secret = bool(combined.match(target.path)) and not target.path.endswith(NOT_SECRET_SUFFIXES)
+            # A private key is as secret on the host ssh reaches as on this one (`ssh host 'cat ~/.ssh/id_rsa'`
+            # puts it in the agent's context just the same), so a remote target is tested like a local one; a
+            # relative remote path is relative to the remote home, where ssh and scp start.
+            probe = target
+            if target.remote:
+                relative = target.known and target.path and not target.path.startswith("/")
+                probe = replace(target, remote="", path=f"{home}/{target.path}" if relative and home else target.path)
+            if probe.known and not probe.glob and not probe.recursive:
+                secret = bool(combined.match(probe.path)) and not probe.path.endswith(NOT_SECRET_SUFFIXES)
             else:
-                secret = any(may_match(target, pattern) for pattern in compiled)
+                secret = any(may_match(probe, pattern) for pattern in compiled)
         if target.access == Access.WRITE and target.known and not target.remote:
             if target.path in _SPECIAL_WRITES:
                 capabilities.append(_SPECIAL_WRITES[target.path])
