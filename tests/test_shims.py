@@ -228,4 +228,7 @@ def test_exec_marks_its_children(sandbox, tmp_path):
 def test_python_executable_in_shim_is_this_one(shimmed):
     _, shim_dir, _ = shimmed
     first = Path(shim_dir / "rm").read_text().splitlines()[0]
-    assert first == f"#!{sys.executable} -IS"
+    interpreter, options = first[2:].split(" ")
+    # The same environment's interpreter (`python` and `python3` are the same file in a venv), run isolated.
+    assert options == "-IS" and Path(interpreter).parent == Path(sys.executable).parent
+    assert os.path.realpath(interpreter) == os.path.realpath(sys.executable)
