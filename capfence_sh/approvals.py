@@ -233,10 +233,7 @@ class ApprovalStore:
             self._db.execute("UPDATE requests SET status='approved', scope=?, grant_until=?, decided_by=?, "
                              "decided_at=?, decision_note=?, expires_at=? WHERE id=?",
                              (scope, until, by, now, note, expires, request_id))
-            decided = self.get(request_id)
-            if record is not None:
-                record(decided)  # type: ignore[arg-type]
-        return decided  # type: ignore[return-value]
+            return self._decided(request_id, record)
 
     def reject(self, request_id: int, *, by: str, note: str = "",
                record: Callable[[Request], None] | None = None) -> Request:
@@ -250,9 +247,13 @@ class ApprovalStore:
                 raise ApprovalError(f"request {request_id} is {row['status']}")
             self._db.execute("UPDATE requests SET status='rejected', decided_by=?, decided_at=?, decision_note=? "
                              "WHERE id=?", (by, now, note, request_id))
-            decided = self.get(request_id)
-            if record is not None:
-                record(decided)  # type: ignore[arg-type]
+            return self._decided(request_id, record)
+
+    def _decided(self, request_id: int, record: Callable[[Request], None] | None) -> Request:
+        """The request as just decided, recorded (when asked) while its transaction is still open."""
+        decided = self.get(request_id)
+        if record is not None:
+            record(decided)  # type: ignore[arg-type]
         return decided  # type: ignore[return-value]
 
     # --- reading -------------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ CAPABILITIES: dict[str, str] = {
     "secret.exfil": "sends credentials or the environment over the network",
     "secret.send": "sends a credential-like variable ($MY_API_TOKEN) to a host it is not known to belong to",
     "env.read": "prints the whole environment (which holds tokens)",
-    "pkg.install": "installs or removes packages",
+    "pkg.install": "installs, upgrades or removes a project's packages (system removals are pkg.remove)",
     "pkg.remove": "removes the machine's own packages (apt-get remove/purge, dnf remove, pacman -R, dpkg -r)",
     "pkg.publish": "publishes a package, image or release",
     "cloud.read": "reads cloud resources",
